@@ -1,0 +1,1 @@
+"""gauapp: the Qt desktop application (the only package that imports PySide6)."""
