@@ -5,9 +5,12 @@ Most of SPADE's cost is in the label-map branch of every SPADE norm (``mlp_share
 
 * wherever the (2k-1)x(2k-1) neighbourhood of a pixel (k = kernel size) holds one code and lies
   inside the image, γ and β are per-code constants — tabulated once per model;
-* ``mlp_shared`` at any pixel is a sum of k*k gathered weight columns (an ``embedding_bag``);
-* only the remaining pixels (near label boundaries and the image border) need the γ/β conv, done as
-  one matmul over gathered 3x3 neighbourhoods.
+* ``mlp_shared`` is only needed where a pixel's k x k window is mixed or leaves the image, and
+  there it depends only on that window: each distinct window is computed once (an
+  ``embedding_bag`` of weight columns);
+* γ/β near boundaries are sums over taps of (actv row x tap weight) products, where an actv row is
+  a present code's constant, a distinct window's value or the zero padding: one small matmul per
+  norm, then an ``embedding_bag`` per exact pixel.
 
 A "code" is a pixel's one-hot channel, plus ``label_channels`` when its instance-edge bit is set.
 The eval-mode batch norm is folded into the tables: ``out = x * A[code] + B[code]``. The main
@@ -29,8 +32,9 @@ from .norm import SPADE
 class _NormTables:
     taps: torch.Tensor         # (k*k*(K+1), hidden): mlp_shared weight column per (tap, code)
     shared_bias: torch.Tensor  # (hidden,)
+    actv_const: torch.Tensor   # (K, hidden): relu(mlp_shared) inside a one-code region
     const: torch.Tensor        # (K, 2C): per-code [scale, shift] for interior pixels
-    gb_weight: torch.Tensor    # (k*k*hidden, 2C): γ|β conv as a matmul over gathered patches
+    gb_taps: torch.Tensor      # (hidden, k*k*2C): the γ|β conv weight, columns (tap, channel)
     gb_bias: torch.Tensor      # (2C,), with the +1 of (1 + γ) folded in
     bn_scale: torch.Tensor | None  # eval batch norm as x*scale + shift (None: instance norm)
     bn_shift: torch.Tensor | None
@@ -38,11 +42,19 @@ class _NormTables:
 
 @dataclass
 class _Level:
-    """Where the exact work is needed at one resolution."""
-    codes: torch.Tensor      # (N, h, w) long
-    exact: torch.Tensor      # (M0,) flat indices of pixels that need the γ/β conv
-    patch_rows: torch.Tensor  # (M0, k*k) rows into [zeros; actv] for each pixel's taps
-    shared_idx: torch.Tensor  # (M1, k*k) rows into ``taps`` for each needed actv pixel
+    """Where the exact work is needed at one resolution, and how to gather it.
+
+    ``B``: pixels whose k*k code window is mixed or leaves the image (their mlp_shared output is
+    not a per-code constant); each distinct window ("config") is computed once. ``E``: pixels
+    within k//2 of B, whose γ/β need the conv; it is a sum over taps of per-(tap, actv row)
+    vectors, where an actv row is a present code, a B config, or the zero padding.
+    """
+    codes: torch.Tensor       # (N, h, w) long
+    exact: torch.Tensor       # (|E|,) flat pixel indices
+    present: torch.Tensor     # (P,) codes present at this level
+    config_idx: torch.Tensor  # (U, k*k) rows into ``taps`` for each distinct B window
+    exact_idx: torch.Tensor   # (|E|, k*k) rows into the per-norm (actv row, tap) table
+    rows: int                 # P + U + 1 actv rows
 
 
 class FastSPADE:
@@ -67,7 +79,7 @@ class FastSPADE:
 
     @torch.no_grad()
     def _build_tables(self, device, dtype) -> dict[int, _NormTables]:
-        L, K, k = self.label_channels, self.num_codes, self.kernel
+        L, k = self.label_channels, self.kernel
         tables = {}
         for norm in self._norms():
             conv = norm.mlp_shared[0]
@@ -82,8 +94,7 @@ class FastSPADE:
             actv_const = torch.relu(per_code.sum(0) + bias_s)  # (K, hid)
             wg = torch.cat([norm.mlp_gamma.weight, norm.mlp_beta.weight], 0).detach().to(
                 device=device, dtype=torch.float32)  # (2C, hid, k, k)
-            C = wg.shape[0] // 2
-            gb_weight = wg.permute(2, 3, 1, 0).reshape(k * k * hid, 2 * C)
+            gb_taps = wg.permute(1, 2, 3, 0).reshape(hid, k * k * wg.shape[0])
             gb_bias = torch.cat([norm.mlp_gamma.bias + 1, norm.mlp_beta.bias]).detach().to(
                 device=device, dtype=torch.float32)
             const = actv_const @ wg.sum((2, 3)).t() + gb_bias  # (K, 2C): [1+γ, β]
@@ -93,10 +104,10 @@ class FastSPADE:
                 scale = torch.rsqrt(bn.running_var.to(device, torch.float32) + bn.eps)
                 shift = -bn.running_mean.to(device, torch.float32) * scale
                 const = _fold_bn(const, scale, shift)
+            cast = (lambda t: None if t is None else t.to(dtype))
             tables[id(norm)] = _NormTables(
-                taps.reshape(-1, hid).to(dtype), bias_s.to(dtype), const.to(dtype),
-                gb_weight.to(dtype), gb_bias.to(dtype),
-                None if scale is None else scale.to(dtype), None if shift is None else shift.to(dtype))
+                cast(taps.reshape(-1, hid)), cast(bias_s), cast(actv_const), cast(const),
+                cast(gb_taps), cast(gb_bias), cast(scale), cast(shift))
         return tables
 
     def tables(self, device, dtype) -> dict[int, _NormTables]:
@@ -109,52 +120,55 @@ class FastSPADE:
     def _plan(self, codes: torch.Tensor) -> _Level:
         """Find the pixels that need exact work at this resolution and their gather indices."""
         n, h, w = codes.shape
-        k, r = self.kernel, self.kernel // 2
-        reach = 2 * r  # γ/β at p depend on codes within 2r of p
+        k, r, K = self.kernel, self.kernel // 2, self.num_codes
+        dev = codes.device
         c = codes[:, None].float()
-        hi = F.max_pool2d(c, 2 * reach + 1, 1, reach)
-        lo = -F.max_pool2d(-c, 2 * reach + 1, 1, reach)
-        exact_map = (hi != lo)[:, 0]
-        exact_map[:, :reach] = True
-        exact_map[:, h - reach:] = True
-        exact_map[:, :, :reach] = True
-        exact_map[:, :, w - reach:] = True
-        # actv is needed at every in-image pixel within r of an exact pixel
-        need = F.max_pool2d(exact_map[:, None].float(), 2 * r + 1, 1, r)[:, 0] > 0
+        mixed = F.max_pool2d(c, 2 * r + 1, 1, r) != -F.max_pool2d(-c, 2 * r + 1, 1, r)
+        in_b = mixed[:, 0]
+        in_b[:, :r] = True
+        in_b[:, h - r:] = True
+        in_b[:, :, :r] = True
+        in_b[:, :, w - r:] = True
+        in_e = F.max_pool2d(in_b[:, None].float(), 2 * r + 1, 1, r)[:, 0] > 0
 
         hp, wp = h + 2 * r, w + 2 * r
         dy, dx = torch.meshgrid(torch.arange(-r, r + 1), torch.arange(-r, r + 1), indexing="ij")
-        offsets = (dy * wp + dx).reshape(-1).to(codes.device)  # tap offsets in padded coords
+        offsets = (dy * wp + dx).reshape(-1).to(dev)  # tap offsets in padded coordinates
 
         def padded_flat(mask):
             nn_, yy, xx = mask.nonzero(as_tuple=True)
             return nn_ * hp * wp + (yy + r) * wp + (xx + r), nn_ * h * w + yy * w + xx
 
-        # mlp_shared inputs: the code at each tap (K = the zero row outside the image)
-        pad_codes = F.pad(codes, (r, r, r, r), value=self.num_codes).reshape(-1)
-        need_pflat, _ = padded_flat(need)
-        tap_base = torch.arange(k * k, device=codes.device) * (self.num_codes + 1)
-        shared_idx = pad_codes[need_pflat[:, None] + offsets] + tap_base
+        # distinct code windows of the B pixels (K stands for "outside the image")
+        pad_codes = F.pad(codes, (r, r, r, r), value=K).reshape(-1)
+        b_pflat, _ = padded_flat(in_b)
+        windows = pad_codes[b_pflat[:, None] + offsets]
+        configs, config_of_b = _unique_rows(windows, K + 1)
+        config_idx = configs + torch.arange(k * k, device=dev) * (K + 1)
 
-        # rows of actv for each exact pixel's taps (0 = zero padding outside the image)
-        row_of = torch.zeros(n * hp * wp, dtype=torch.long, device=codes.device)
-        row_of[need_pflat] = torch.arange(1, need_pflat.numel() + 1, device=codes.device)
-        exact_pflat, exact_flat = padded_flat(exact_map)
-        patch_rows = row_of[exact_pflat[:, None] + offsets]
-        return _Level(codes, exact_flat, patch_rows, shared_idx)
+        # actv row of every padded pixel: its code's row, its B config's row, or the zero row
+        present = torch.unique(codes)
+        P, U = present.numel(), configs.shape[0]
+        lut = torch.zeros(K + 1, dtype=torch.long, device=dev)
+        lut[present] = torch.arange(P, device=dev)
+        row_map = F.pad(lut[codes], (r, r, r, r), value=P + U).reshape(-1)
+        row_map[b_pflat] = P + config_of_b
+        rows = P + U + 1
+        e_pflat, e_flat = padded_flat(in_e)
+        exact_idx = row_map[e_pflat[:, None] + offsets] * (k * k) + torch.arange(k * k, device=dev)
+        return _Level(codes, e_flat, present, config_idx, exact_idx, rows)
 
     # ---------------------------------------------------------------- forward
     def _norm(self, norm: SPADE, t: _NormTables, x: torch.Tensor, lv: _Level) -> torch.Tensor:
         n, C, h, w = x.shape
-        if lv.shared_idx.numel():
-            shared = F.embedding_bag(lv.shared_idx, t.taps, mode="sum") + t.shared_bias
-            actv = torch.cat([shared.new_zeros(1, shared.shape[1]), torch.relu(shared)])
-            patches = actv[lv.patch_rows].reshape(lv.patch_rows.shape[0], -1)
-            exact = torch.addmm(t.gb_bias, patches, t.gb_weight)
+        ab = F.embedding(lv.codes.reshape(-1), t.const)  # (N*h*w, 2C)
+        if lv.exact.numel():
+            actv_b = torch.relu(F.embedding_bag(lv.config_idx, t.taps, mode="sum") + t.shared_bias)
+            actv = torch.cat([t.actv_const[lv.present], actv_b, actv_b.new_zeros(1, actv_b.shape[1])])
+            per_tap = actv @ t.gb_taps  # (rows, k*k*2C): each row's contribution through each tap
+            exact = F.embedding_bag(lv.exact_idx, per_tap.reshape(-1, 2 * C), mode="sum") + t.gb_bias
             if t.bn_scale is not None:
                 exact = _fold_bn(exact, t.bn_scale, t.bn_shift)
-        ab = F.embedding(lv.codes.reshape(-1), t.const)  # (N*h*w, 2C)
-        if lv.shared_idx.numel():
             ab[lv.exact] = exact
         a = ab[:, :C].reshape(n, h, w, C)
         b = ab[:, C:].reshape(n, h, w, C)
@@ -213,6 +227,27 @@ class FastSPADE:
             x = self._block(block, x, levels, tables)
         x = G.conv_img(F.leaky_relu(x, 2e-1))
         return torch.tanh(x).contiguous()
+
+
+def _unique_rows(rows: torch.Tensor, base: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(rows, dim=0, return_inverse=True)`` for small non-negative ints, via 1-D
+    keys (much faster than the row-wise unique): the first columns are packed into one int64
+    key, uniqued, and the remaining columns packed beside that key's index."""
+    if rows.shape[0] == 0:
+        return rows, rows.new_zeros(0)
+    bits = max(1, (base - 1).bit_length())
+    split = min(rows.shape[1], 62 // bits)
+    weights = base ** torch.arange(split, device=rows.device)
+    keys = (rows[:, :split] * weights).sum(1)
+    rest = rows[:, split:]
+    if rest.shape[1]:
+        _, head = torch.unique(keys, return_inverse=True)
+        tail_w = base ** torch.arange(rest.shape[1], device=rows.device)
+        keys = head * base ** rest.shape[1] + (rest * tail_w).sum(1)
+    uniq, inverse = torch.unique(keys, return_inverse=True)
+    out = rows.new_empty(uniq.shape[0], rows.shape[1])
+    out[inverse] = rows
+    return out, inverse
 
 
 def _fold_bn(ab: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
