@@ -1,0 +1,1 @@
+"""ConSinGAN (tohinz/ConSinGAN): growing single-image generator, official-folder import/export."""
