@@ -21,6 +21,9 @@ def as_label_tensor(labels, num_ids: int, name: str = "label map") -> torch.Tens
     if isinstance(labels, np.ndarray):
         if labels.dtype == np.bool_ or labels.dtype.kind not in "iuf":
             raise InputError(f"{name} must hold integer class ids, got dtype {labels.dtype}")
+        if labels.ndim == 3 and labels.shape[2] in (3, 4) and labels.shape[0] > 4:
+            raise InputError(f"{name} must be H x W class ids; shape {labels.shape} looks like "
+                             "a colour image (match it to the palette first)")
         t = torch.from_numpy(np.ascontiguousarray(labels))
     elif isinstance(labels, torch.Tensor):
         t = labels

@@ -7,6 +7,7 @@ unknown), so each set records its PNG convention and converts both ways.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,11 +145,19 @@ class LabelSet:
             for c in classes:
                 if len(c.color) != 3 or not all(0 <= x <= 255 for x in c.color):
                     raise LabelSetError(f"class {c.name!r}: colour must be 3 values 0..255")
+            dontcare = data.get("dontcare_id")
+            if dontcare is not None:
+                if isinstance(dontcare, bool) or not isinstance(dontcare, int):
+                    raise LabelSetError(f"malformed label set: dontcare_id must be an integer id "
+                                        f"or null, not {dontcare!r}")
+                if dontcare not in {c.id for c in classes}:
+                    raise LabelSetError(f"malformed label set: dontcare_id {dontcare} is not the "
+                                        "id of one of its classes")
             return cls(name=str(data["name"]), classes=classes,
-                       dontcare_id=data.get("dontcare_id"),
+                       dontcare_id=dontcare,
                        png_convention=data.get("png_convention", "identity"),
                        description=str(data.get("description", "")))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LabelSetError(f"malformed label set: {type(exc).__name__}: {exc}") from None
 
     def to_json(self) -> str:
@@ -163,8 +172,12 @@ class LabelSet:
 
 
 def resources_dir() -> Path:
-    """The repository's ``resources/`` folder."""
-    return Path(__file__).resolve().parents[1] / "resources"
+    """``resources/``: beside the packages in a checkout or editable install, else where a wheel
+    install puts its data files (``<prefix>/share/gauapp/resources``)."""
+    beside = Path(__file__).resolve().parents[1] / "resources"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "gauapp" / "resources"
 
 
 BUILTIN_LABELSETS = ("coco-stuff", "ade20k", "cityscapes", "landscape")
