@@ -10,6 +10,7 @@ the two are comparable) and the speed-up, measured side by side in one run.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -61,17 +62,20 @@ def count_flops(model: nn.Module, *args) -> float:
     return flops
 
 
-def median_time(fn, repeats: int, device: torch.device) -> float:
-    times = []
-    for _ in range(repeats + 1):  # the first call warms up (tables, allocator, kernels)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times[1:])
+def median_times(fns, repeats: int, device: torch.device) -> list[float]:
+    """Median wall time of each function, calling them in turn (plain, fast, plain, ...) so that
+    a busy or throttled machine slows both alike and the ratio stays fair."""
+    times = [[] for _ in fns]
+    for _ in range(repeats + 1):  # the first round warms up (tables, allocator, kernels)
+        for fn, bucket in zip(fns, times):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            bucket.append(time.perf_counter() - t0)
+    return [statistics.median(t[1:]) for t in times]
 
 
 def make_generator(seed: int = 0) -> SPADEGenerator:
@@ -110,13 +114,13 @@ def main() -> None:
         configs += [(torch.device("cuda"), torch.float32), (torch.device("cuda"), torch.float16)]
     for device, dtype in configs:
         Gd = G.to(device=device, dtype=dtype)
-        fast = FastSPADE(Gd)
+        fast = FastSPADE(copy.deepcopy(Gd))  # it switches its copy's weights to channels-last
         s, lab, ed = seg.to(device, dtype), labels.to(device), edges.to(device)
         with torch.no_grad():
             plain_out = Gd(s)
             fast_out = fast(lab, ed)
-            t_plain = median_time(lambda: Gd(s), args.repeats, device)
-            t_fast = median_time(lambda: fast(lab, ed), args.repeats, device)
+            t_plain, t_fast = median_times([lambda: Gd(s), lambda: fast(lab, ed)],
+                                           args.repeats, device)
         diff = float((plain_out.float() - fast_out.float()).abs().max())
         print(f"{device.type:<8}{str(dtype).replace('torch.', ''):<10}{t_plain:>10.3f}"
               f"{t_fast:>10.3f}{flops / t_plain / 1e9:>12.1f}{flops / t_fast / 1e9:>12.1f}"

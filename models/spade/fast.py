@@ -61,11 +61,14 @@ class FastSPADE:
     """Runs a ``SPADEGenerator`` on integer label maps with the tabulated SPADE branches.
 
     Tables are built lazily per (device, dtype) and reused across calls; build a new FastSPADE
-    when the generator's weights change.
+    when the generator's weights change. The main convolutions' weights are switched to
+    channels-last in place (same values; the plain forward still works): with NCHW weights, every
+    call would reorder each of them to match the channels-last activations.
     """
 
     def __init__(self, generator: SPADEGenerator):
         self.generator = generator
+        _channels_last_weights(generator)
         opt = generator.options
         self.label_channels = opt.label_channels
         self.use_edges = not opt.no_instance
@@ -227,6 +230,13 @@ class FastSPADE:
             x = self._block(block, x, levels, tables)
         x = G.conv_img(F.leaky_relu(x, 2e-1))
         return torch.tanh(x).contiguous()
+
+
+@torch.no_grad()
+def _channels_last_weights(generator: SPADEGenerator) -> None:
+    for m in generator.modules():
+        if isinstance(m, torch.nn.Conv2d) and m.weight.dim() == 4:
+            m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
 
 
 def _unique_rows(rows: torch.Tensor, base: int) -> tuple[torch.Tensor, torch.Tensor]:
