@@ -136,15 +136,18 @@ class ImageToImage:
         arch = get_architecture(bundle.architecture)
         if arch.kind != "image2image":
             raise InputError(f"{bundle.architecture} is not an image-to-image model")
-        from .pix2pix import set_test_mode
-
         self.bundle = bundle
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(precision, self.device)
         self.generator = build_networks(bundle, self.device, self.dtype)["G"]
         self.mode = mode
-        set_test_mode(self.generator, mode)
+        self._set_mode()
         self.load_size = int(bundle.options.get("load_size", 256))
+
+    def _set_mode(self, seed: int | None = None) -> None:
+        from .pix2pix import set_test_mode
+
+        set_test_mode(self.generator, self.mode, seed=seed)
 
     @torch.no_grad()
     def __call__(self, image, size: tuple[int, int] | None = None, seed: int | None = None):
@@ -156,8 +159,9 @@ class ImageToImage:
         in_nc = int(self.bundle.options.get("input_nc", 3))
         if in_nc == 1:
             x = (0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
-        if seed is not None:
-            torch.manual_seed(int(seed))
+        # "official" mode draws dropout masks: a seed makes them repeatable without touching
+        # torch's global RNG.
+        self._set_mode(seed)
         y = self.generator(x.to(self.device, self.dtype))
         if y.shape[1] == 1:
             y = y.repeat(1, 3, 1, 1)

@@ -1,0 +1,4 @@
+from .app import main
+import sys
+
+sys.exit(main())
