@@ -149,3 +149,30 @@ def test_full_size_official_key_lists_load_strictly(reference_dir, dataset):
     for name, net in nets.items():
         load_strict(net, sub_state(converted, name), f"{dataset} {name}")
     assert sum(p.numel() for p in nets["G"].parameters()) > 90e6
+
+
+def test_fast_path_in_reduced_precision(reference_weights):
+    """The tables follow the requested dtype: bf16 (runs on the CPU too) stays close to fp32."""
+    G = load_case(reference_weights, "ade20k_ngf16")["G"]
+    labels = _painting(64, 64, [2, 3, 4, 5, 6])
+    with torch.no_grad():
+        ref = G(semantic_input(labels, G.options.label_channels, False))
+        low = FastSPADE(G.to(torch.bfloat16))(labels, dtype=torch.bfloat16)
+    assert low.dtype == torch.bfloat16
+    diff = (low.float() - ref).abs()
+    assert diff.mean() < 0.02 and diff.max() < 0.25
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
+def test_pipeline_on_gpu(reference_dir, reference_weights, precision):
+    from models.importers import import_model
+    from models.pipelines import LabelToImage
+
+    bundle = import_model(reference_weights("spade/ade20k_ngf16") / "latest_net_G.pth")
+    d = reference_dir / "spade" / "ade20k_ngf16"
+    pipe = LabelToImage(bundle, device="cuda", precision=precision)
+    out = pipe.generate_tensor(np.load(d / "label.npy").astype(np.int64)).float().cpu().numpy()
+    tol = 1e-3 if precision == "fp32" else 0.1
+    assert np.abs(out - np.load(d / "output.npy")).mean() <= tol / 10
+    assert np.abs(out - np.load(d / "output.npy")).max() <= tol * 10
