@@ -176,3 +176,31 @@ def test_pipeline_on_gpu(reference_dir, reference_weights, precision):
     tol = 1e-3 if precision == "fp32" else 0.1
     assert np.abs(out - np.load(d / "output.npy")).mean() <= tol / 10
     assert np.abs(out - np.load(d / "output.npy")).max() <= tol * 10
+
+
+@pytest.mark.parametrize("upsampling,grid", [("normal", 32), ("more", 64), ("most", 128)])
+@pytest.mark.parametrize("use_vae", [False, True])
+def test_upsampling_variants_and_sizes(upsampling, grid, use_vae):
+    """Tiny random generators of every upsampling depth: the grid, the native size, another
+    size (the VAE's latent grid is resized to fit), and fast == plain."""
+    from models.spade.generator import SPADEGenerator, SPADEOptions
+
+    torch.manual_seed(0)
+    opt = SPADEOptions(label_nc=5, contain_dontcare_label=True, no_instance=False, ngf=4,
+                       num_upsampling_layers=upsampling, crop_size=256, use_vae=use_vae, z_dim=8)
+    G = SPADEGenerator(opt)
+    for m in G.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial running stats
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 2)
+    G.eval()
+    assert opt.grid == grid and opt.native_size == (256, 256)
+    z = torch.randn(2, 8)
+    for size in [(256, 256), (grid, 3 * grid)]:
+        labels = torch.cat([_painting(*size, [0, 1, 2, 3, 5], s) for s in (1, 2)])
+        edges = instance_edges(labels)
+        with torch.no_grad():
+            plain = G(semantic_input(labels, opt.label_channels, True), z=z if use_vae else None)
+            fast = FastSPADE(G)(labels, edges, z=z if use_vae else None)
+        assert plain.shape == (2, 3, *size)
+        assert np.abs(plain.numpy() - fast.numpy()).max() <= 1e-4
