@@ -1,58 +1,46 @@
-"""The gauapp desktop application: entry point and main window.
+"""The gauapp desktop application: entry point.
 
-The painting canvas, palette and live engine arrive with their own issue; for now the window
-shows what the app will run on (device, bundled models) so that the installation can be checked.
+Sets up logging, opens the main window, and offers to recover paintings that an earlier run
+autosaved but never closed cleanly.
 """
 from __future__ import annotations
 
 import sys
-
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
+from pathlib import Path
 
 from models import __version__
 
 APP_NAME = "gauapp"
 
 
-def describe_device() -> str:
-    import torch
+def offer_recovery(window, folder: Path | None = None) -> None:
+    """Ask about each autosave left by a crashed run: recover it (unsaved) or discard it."""
+    from PySide6.QtWidgets import QMessageBox
 
-    if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    from . import fileactions
+    from .autosave import discard, find_recoverable
+    from .document.errors import DocumentError
+    from .document.ora import load_ora
+    from .session import Session
 
-
-class MainWindow(QMainWindow):
-    def __init__(self):
-        super().__init__()
-        self.setWindowTitle(f"{APP_NAME} {__version__}")
-        self.resize(1100, 720)
-        welcome = QLabel(
-            "<h2>gauapp</h2><p>Paint with semantic brushes; SPADE renders the landscape.</p>"
-            "<p>Convert an official checkpoint with <code>gauapp-train convert</code>.</p>")
-        welcome.setAlignment(Qt.AlignCenter)
-        welcome.setTextFormat(Qt.RichText)
-        self.setCentralWidget(welcome)
-        self._build_menus()
-        self.statusBar().showMessage(f"Device: {describe_device()}")
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About gauapp", self)
-        about.triggered.connect(self._about)
-        help_menu.addAction(about)
-
-    def _about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}",
-                          f"{APP_NAME} {__version__}: semantic painting with SPADE, pix2pix and "
-                          "ConSinGAN, on your own machine.")
+    for item in find_recoverable(folder):
+        name = Path(item.original).name if item.original else "an unsaved painting"
+        answer = QMessageBox.question(
+            window, "Recover painting",
+            f"gauapp did not close cleanly. Recover the autosaved copy of {name}?",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        if answer == QMessageBox.Yes:
+            try:
+                loaded = load_ora(item.path)
+            except (DocumentError, OSError) as exc:
+                fileactions._error(window, "Could not recover", str(exc))
+                continue
+            session = Session(loaded.document, Path(item.original) if item.original else None,
+                              loaded.generated)
+            window.set_session(session)
+            loaded.document.set_modified(True)  # recovered work is unsaved until the user saves
+        discard(item)
+        break  # one painting open at a time; older autosaves stay for the next start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     if "--version" in argv[1:]:
         print(f"{APP_NAME} {__version__}")
         return 0
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .logs import setup_logging
+    from .mainwindow import MainWindow
+
+    setup_logging()
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
     window = MainWindow()
     window.show()
+    QTimer.singleShot(0, lambda: offer_recovery(window))
+    files = [Path(a) for a in argv[1:] if a.lower().endswith(".ora")]
+    if files:
+        from . import fileactions
+        QTimer.singleShot(0, lambda: fileactions.open_project(window, files[0]))
     return app.exec()
 
 
