@@ -223,9 +223,7 @@ def import_label_map(w, path: Path | None = None) -> bool:
     doc = w.document
     try:
         ids = read_label_map(path, doc.labelset, (doc.height, doc.width))
-        change = doc.add_label_layer(name=path.stem)
-        w._push(change)
-        w._push(doc.replace_pixels(doc.active_uid, 0, 0, ids))
+        w._push(doc.add_label_layer(name=path.stem, data=ids))
     except DocumentError as exc:
         _error(w, "Could not import the label map", str(exc))
         return False

@@ -285,6 +285,12 @@ class MainWindow(QMainWindow):
                 max(BRUSH_MIN, min(BRUSH_MAX, round(self.size_spin.value() * f)
                                    + (1 if f > 1 else -1)))))
             self.addAction(a)
+        self.fill_all_action = QAction("Fill: all layers", self, checkable=True)
+        self.fill_all_action.setToolTip("The fill bucket fills the region as all visible layers "
+                                        "show it, not only the active layer's")
+        self.fill_all_action.toggled.connect(
+            lambda on: setattr(self.tool_ctx, "fill_composite", on))
+        bar.addAction(self.fill_all_action)
         bar.addSeparator()
         for action in (self.live_action, self.generate_action, self.variation_action,
                        self.style_action, self.split_action):
