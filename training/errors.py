@@ -1,0 +1,15 @@
+"""Typed errors raised by the training package.
+
+Every failure a user can cause (a missing weights file, a wrong option, unusable inputs to a
+metric) is one of these, with a message that names the problem; ``str(error)`` is meant to be
+shown as it is.
+"""
+
+
+class TrainingError(Exception):
+    """Base class of every error the training package raises on purpose."""
+
+
+class WeightsFileError(TrainingError):
+    """A user-supplied weights file (VGG19 for the perceptual loss, Inception-v3 for FID) is
+    missing, unreadable, or does not fit the network."""
