@@ -1,6 +1,8 @@
 """``gauapp-train``: the command line of the training package.
 
-Sub-commands so far: ``convert`` (official checkpoint -> our model file) and ``info``.
+Sub-commands: ``spade``, ``pix2pix``, ``pix2pixhd`` (training, ``training.cli_train``), ``eval``
+and ``sample`` (``training.cli_tools``), ``convert`` (official checkpoint -> our model file) and
+``info``. Every user error ends as one line ``gauapp-train <cmd>: error: ...`` and exit code 2.
 """
 from __future__ import annotations
 
@@ -10,6 +12,15 @@ import sys
 from pathlib import Path
 
 from models.errors import ModelError
+
+from .errors import TrainingError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``prog: error: message``) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _add_convert(sub) -> None:
@@ -90,11 +101,16 @@ def cmd_info(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .cli_tools import add_tool_commands
+    from .cli_train import add_train_commands
+
+    parser = _Parser(
         prog="gauapp-train",
         description="Train, convert and inspect gauapp models (SPADE, pix2pix, pix2pixHD, "
                     "ConSinGAN).")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_train_commands(sub, _Parser)
+    add_tool_commands(sub)
     _add_convert(sub)
     p = sub.add_parser("info", help="print what a model file or official checkpoint holds")
     p.add_argument("source", type=Path)
@@ -102,12 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    from .cli_tools import cmd_eval, cmd_sample
+    from .cli_train import COMMANDS, run_command
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
-    handlers = {"convert": cmd_convert, "info": cmd_info}
+    handlers = {"convert": cmd_convert, "info": cmd_info, "eval": cmd_eval,
+                "sample": cmd_sample}
     try:
+        if args.command in COMMANDS:
+            return run_command(args.command, args)
         return handlers[args.command](args)
-    except ModelError as exc:
-        print(f"gauapp-train {args.command}: error: {exc}", file=sys.stderr)
+    except (ModelError, TrainingError) as exc:
+        message = " ".join(str(exc).split())  # one line, even for multi-line messages
+        print(f"gauapp-train {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 
