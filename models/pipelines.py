@@ -101,7 +101,8 @@ class LabelToImage:
         if not self.has_encoder:
             raise InputError("this model has no style encoder (it was not trained with a VAE)")
         rgb = to_rgb_array(image)
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(self.device, self.dtype) / 255
+        x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None]  # a writable copy
+        x = x.to(self.device, self.dtype) / 255
         return self.nets["E"]((x - 0.5) / 0.5)
 
     @torch.no_grad()
@@ -155,7 +156,7 @@ class ImageToImage:
         h, w = size or (self.load_size, self.load_size)
         if rgb.shape[:2] != (h, w):
             rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BICUBIC))
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255).sub(0.5).div(0.5)
+        x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float().div(255).sub(0.5).div(0.5)
         in_nc = int(self.bundle.options.get("input_nc", 3))
         if in_nc == 1:
             x = (0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])

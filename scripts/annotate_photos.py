@@ -1,4 +1,5 @@
-"""Label maps for the landscape photos in resources/photos, from annotations written down here.
+"""Label maps for the landscape photos in resources/photos/images, from annotations written
+down here.
 
 Each photo has a list of layers painted in order (later layers win).  A layer is
 ``(class name, region)`` or ``(class name, region, colour rule)``:
@@ -299,7 +300,7 @@ def mode_filter(labels: np.ndarray, r: int, passes: int = 2) -> np.ndarray:
 def annotate(stem: str, rgb: np.ndarray | None = None) -> np.ndarray:
     """The label map (H, W) uint8 of PNG values for one photo."""
     if rgb is None:
-        rgb = np.asarray(Image.open(PHOTOS / f"{stem}.jpg").convert("RGB"))
+        rgb = np.asarray(Image.open(PHOTOS / "images" / f"{stem}.jpg").convert("RGB"))
     spec = ANNOTATIONS[stem]
     h, w = rgb.shape[:2]
     labels = np.full((h, w), UNLABELED_PNG, np.uint8)
@@ -344,7 +345,7 @@ def overlay(rgb: np.ndarray, labels: np.ndarray) -> Image.Image:
 
 
 def write(stem: str) -> np.ndarray:
-    rgb = np.asarray(Image.open(PHOTOS / f"{stem}.jpg").convert("RGB"))
+    rgb = np.asarray(Image.open(PHOTOS / "images" / f"{stem}.jpg").convert("RGB"))
     labels = annotate(stem, rgb)
     (PHOTOS / "labels").mkdir(exist_ok=True)
     (PHOTOS / "overlays").mkdir(exist_ok=True)

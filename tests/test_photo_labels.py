@@ -37,7 +37,7 @@ def _read(stem: str) -> np.ndarray:
 
 
 def test_every_photo_is_annotated():
-    photos = sorted(p.stem for p in PHOTOS.glob("*.jpg"))
+    photos = sorted(p.stem for p in (PHOTOS / "images").glob("*.jpg"))
     assert photos == STEMS
     assert len(STEMS) >= 10
 
@@ -45,7 +45,7 @@ def test_every_photo_is_annotated():
 @pytest.mark.parametrize("stem", STEMS)
 def test_label_map_matches_photo(stem, landscape):
     labels = _read(stem)
-    with Image.open(PHOTOS / f"{stem}.jpg") as photo:
+    with Image.open(PHOTOS / "images" / f"{stem}.jpg") as photo:
         assert labels.shape == (photo.height, photo.width)
     # only ids of the landscape set (PNG 255 is its "unlabeled", COCO convention)
     valid = {c.id for c in landscape.classes if c.id != landscape.dontcare_id} | {255}
