@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.set_session(Session(new_document(512, 512, self.labelset)))
         self.select_tool("brush")
         self.live_action.setChecked(self.settings.live_default)
+        self.set_live(self.settings.live_default)  # setChecked does not emit triggered
         self._restore_geometry()
 
     # ----- sessions -------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def window(qtbot, tmp_path, coco_model_dir, monkeypatch):
 
 
 def test_stroke_changes_exactly_the_expected_pixels_and_undoes(window):
+    assert not window.live_action.isChecked() and not window.scheduler.enabled  # live off at start
     doc = window.document
     layer = doc.active_layer
     before = layer.data.copy()
