@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.checkpoint import compare_keys, read_tensors, strip_prefixes
-from models.errors import ModelError
+from models.errors import ArchitectureMismatchError, ModelError
 
 from .errors import TrainingError, WeightsFileError
 
@@ -227,16 +227,10 @@ class VGG19Features(nn.Module):
         state = cls.convert_keys(state)
         missing, unexpected, shapes = compare_keys(net, state)
         if missing or unexpected or shapes:
-            lines = [f"the {what} do not fit torchvision's VGG19 (expected torchvision key "
-                     "names such as features.0.weight)"]
-            if shapes:
-                lines.append("other shapes: " + ", ".join(f"{k} file {a} vs {b}"
-                                                          for k, a, b in shapes[:8]))
-            if missing:
-                lines.append(f"{len(missing)} missing: " + ", ".join(missing[:8]))
-            if unexpected:
-                lines.append(f"{len(unexpected)} unexpected: " + ", ".join(unexpected[:8]))
-            raise WeightsFileError("; ".join(lines))
+            mismatch = ArchitectureMismatchError(
+                f"the {what} (torchvision VGG19 key names such as features.0.weight)",
+                missing, unexpected, shapes)
+            raise WeightsFileError(str(mismatch))
         bad = [k for k, v in state.items() if not torch.isfinite(v.float()).all()]
         if bad:
             raise WeightsFileError(f"the {what} hold NaN or infinite values in {bad[:4]}")

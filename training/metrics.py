@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.checkpoint import compare_keys, read_tensors, strip_prefixes
-from models.errors import ModelError
+from models.errors import ArchitectureMismatchError, ModelError
 from models.labelsets import LabelSet, load_labelset
 
 from .errors import TrainingError, WeightsFileError
@@ -315,15 +315,9 @@ class InceptionFeatures(nn.Module):
         missing, unexpected, shapes = compare_keys(model.net, state)
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]
         if missing or unexpected or shapes:
-            parts = [f"the {what} do not fit torchvision's inception_v3"]
-            if shapes:
-                parts.append("other shapes: " + ", ".join(f"{k} file {a} vs {b}"
-                                                          for k, a, b in shapes[:8]))
-            if missing:
-                parts.append(f"{len(missing)} missing: " + ", ".join(missing[:8]))
-            if unexpected:
-                parts.append(f"{len(unexpected)} unexpected: " + ", ".join(unexpected[:8]))
-            raise WeightsFileError("; ".join(parts))
+            mismatch = ArchitectureMismatchError(f"the {what} (torchvision inception_v3)",
+                                                 missing, unexpected, shapes)
+            raise WeightsFileError(str(mismatch))
         model.net.load_state_dict({k: v.float() if v.is_floating_point() else v
                                    for k, v in state.items()}, strict=False)
         return model
