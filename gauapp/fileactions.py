@@ -238,7 +238,7 @@ def import_image(w, path: Path | None = None) -> bool:
         path = Path(name)
     try:
         rgba = read_image_rgba(path)
-        w._push(w.document.add_image_layer(rgba, 0, 0, name=path.stem))
+        w._push(w.document.add_image_layer(rgba, name=path.stem))
     except DocumentError as exc:
         _error(w, "Could not import the image", str(exc))
         return False

@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QSlider, QSpinB
 from models import __version__
 from models.labelsets import load_labelset
 
-from . import fileactions
+from . import colorize_action, fileactions
+from . import pix2pix_tools, train_dialog
 from .autosave import Autosaver
 from .canvas import CanvasView, ViewTransform, rgb_qimage, rgba_qimage
 from .engine import Engine
+from .jobs import JobRunner
 from .layers_panel import LayersDock
 from .live import LiveScheduler
 from .modelstore import ModelInfo, default_model, list_models
@@ -45,6 +47,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or load_settings(settings_path)
         self.settings_path = settings_path
         self.engine = engine or Engine()
+        self.jobs = JobRunner(self)  # one-off background work: colorize, harmonize, training
         self.model: ModelInfo | None = None
         self.seed = 0
         self.style_image: Path | None = None
@@ -112,7 +115,10 @@ class MainWindow(QMainWindow):
 
         self.session: Session | None = None
         fileactions.build_menus(self)
+        colorize_action.install(self)
         self._build_toolbar()
+        pix2pix_tools.install(self)  # after the tool bar: it adds the Pen there
+        train_dialog.install(self)
         self.autosaver = Autosaver(self._autosave, self._is_modified,
                                    lambda: str(self.session.path or "") if self.session else "",
                                    folder=autosave_dir, minutes=self.settings.autosave_minutes,
@@ -397,6 +403,7 @@ class MainWindow(QMainWindow):
         qs.setValue("state", self.saveState())
         self.scheduler.set_enabled(False)
         self.engine.shutdown()
+        self.jobs.shutdown()
         self.autosaver.remove()
         event.accept()
 

@@ -31,6 +31,7 @@ class ModelInfo:
     native_size: tuple[int, int] | None = None  # (H, W) when the options say so
     uses_z: bool = False       # a VAE model: the seed picks the style
     has_encoder: bool = False  # it can take the style from an image
+    task: str = ""             # "colorization" for an L -> ab pix2pix; ConSinGAN: its train mode
     error: str = ""
 
     @property
@@ -91,7 +92,18 @@ def read_model_info(path: str | Path, is_bundled: bool = False) -> ModelInfo:
     return ModelInfo(**base, architecture=architecture, kind=kind, labelset=labelset,
                      license=meta.get("gauapp.license", ""),
                      native_size=_native_size(architecture, options),
-                     uses_z=vae, has_encoder=vae, error=error)
+                     uses_z=vae, has_encoder=vae, task=_task(kind, options), error=error)
+
+
+def _task(kind: str, options) -> str:
+    if not isinstance(options, dict):
+        return ""
+    if kind == "image2image" and str(options.get("input_nc")) == "1" \
+            and str(options.get("output_nc")) == "2":
+        return "colorization"
+    if kind == "single_image":
+        return str(options.get("train_mode", ""))
+    return ""
 
 
 def read_labelset(path: str | Path):
@@ -152,8 +164,19 @@ def list_models(user_dir: str | Path | None = None,
     user = Path(user_dir) if user_dir is not None else user_models_dir()
     found = _scan(bundled, True)
     if user.resolve() != bundled.resolve():
-        found += _scan(user, False)
+        found += _with_library_names(_scan(user, False), user)
     return found
+
+
+def _with_library_names(models: list[ModelInfo], folder: Path) -> list[ModelInfo]:
+    # The user folder is the model library (models/library.py): show the names given there.
+    import dataclasses
+
+    from models.library import manifest_names
+
+    names = manifest_names(folder)
+    return [dataclasses.replace(m, name=names[m.path.name]) if m.path.name in names else m
+            for m in models]
 
 
 def default_model(models: list[ModelInfo] | None = None) -> ModelInfo | None:

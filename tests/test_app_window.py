@@ -206,3 +206,15 @@ def test_autosave_and_recovery(qtbot, tmp_path, coco_model_dir, monkeypatch):
         assert not crashed.exists()
     finally:
         window.engine.shutdown()
+
+
+def test_import_image_adds_an_undoable_layer(qtbot, window, tmp_path):
+    path = tmp_path / "photo.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    before = len(window.document.layers)
+    assert fileactions.import_image(window, path)
+    layer = next(l for l in window.document.layers if l.kind == "image")
+    assert layer.name == "photo" and np.array_equal(layer.rgba[..., :3], pixels)
+    window.session.undo.undo()
+    assert len(window.document.layers) == before

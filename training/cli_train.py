@@ -33,7 +33,8 @@ def _run_options(label_kinds: bool) -> list[Opt]:
     kinds = (("paired", "coco-stuff", "ade20k", "cityscapes") if label_kinds
              else ("aligned", "colorization", "unaligned"))
     return [
-        Opt("dataroot", str, None, "dataset folder (required)", ("meta",)),
+        Opt("dataroot", "paths", None, "dataset folder (required; colorization takes several)",
+            ("meta",)),
         Opt("dataset_mode", str, kinds[0], "dataset layout: " + ", ".join(kinds), ("meta",),
             choices=kinds),
         Opt("phase", str, None, "dataset split to read, for layouts that have splits (official "
@@ -210,6 +211,8 @@ def add_train_commands(sub, parser_class) -> None:
                 target.add_argument(flag, action="store_true", help=text)
             elif o.type == "pair":
                 target.add_argument(flag, type=float, nargs=2, metavar=("LO", "HI"), help=text)
+            elif o.type == "paths":
+                target.add_argument(flag, nargs="+", metavar="DIR", help=text)
             else:
                 target.add_argument(flag, type=o.type, choices=o.choices, help=text,
                                     metavar=o.name.upper() if o.choices is None else None)
@@ -233,6 +236,10 @@ def _check_config_value(command: str, o: Opt, value: Any) -> Any:
         if (not isinstance(value, list) or len(value) != 2
                 or not all(isinstance(v, (int, float)) for v in value)):
             raise bad("a list of two numbers")
+    elif o.type == "paths":
+        if not (isinstance(value, str) or (isinstance(value, list) and value
+                                           and all(isinstance(v, str) for v in value))):
+            raise bad("a folder or a list of folders")
     elif not isinstance(value, str):
         raise bad("a string")
     if o.choices and value not in o.choices:
@@ -286,9 +293,12 @@ def run_command(command: str, args: argparse.Namespace) -> int:
     data.setdefault("grid", trainer_grid(trainer))
     if command == "pix2pix" and meta["dataset_mode"] == "colorization":
         data.pop("input_nc", None), data.pop("output_nc", None), data.pop("direction", None)
-    dataset = build_dataset(meta["dataset_mode"], meta["dataroot"], **data)
+    dataroot = meta["dataroot"]
+    if isinstance(dataroot, list) and len(dataroot) == 1:
+        dataroot = dataroot[0]
+    dataset = build_dataset(meta["dataset_mode"], dataroot, **data)
     out_dir = Path(meta["checkpoints_dir"]) / meta["name"]
-    opts = RunOptions(out_dir=out_dir, dataset_path=str(meta["dataroot"]),
+    opts = RunOptions(out_dir=out_dir, dataset_path=str(dataroot),
                       **{k: v for k, v in run_opts.items() if v is not None})
     if meta.get("output"):  # absolute, so that it does not land inside the run folder
         opts.model_name = str(Path(meta["output"]).resolve())

@@ -35,14 +35,22 @@ IMAGE_KINDS = ("aligned", "unaligned", "colorization")
 KINDS = LABEL_KINDS + IMAGE_KINDS
 
 
-def build_dataset(kind: str, root: str | Path, **options: Any) -> torch.utils.data.Dataset:
-    """The dataset of `kind` in folder `root`; raises DatasetError for anything malformed."""
+def build_dataset(kind: str, root: str | Path | list, **options: Any) -> torch.utils.data.Dataset:
+    """The dataset of `kind` in folder `root` (colorization: also a list of folders); raises
+    DatasetError for anything malformed."""
     if kind not in _BUILDERS:
         raise DatasetError(f"unknown dataset kind {kind!r} (one of {', '.join(KINDS)})")
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(f"{root}: missing folder (dataset root)")
-    return _BUILDERS[kind](root, **options)
+    roots = [Path(r).expanduser() for r in (root if isinstance(root, (list, tuple)) else [root])]
+    if not roots:
+        raise DatasetError("no dataset folder given")
+    for folder in roots:
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: missing folder (dataset root)")
+    if len(roots) > 1:
+        if kind != "colorization":
+            raise DatasetError(f"only colorization reads several folders; {kind} takes one")
+        return build_colorization(roots, **options)
+    return _BUILDERS[kind](roots[0], **options)
 
 
 __all__ = ["build_dataset", "DatasetError", "KINDS", "LABEL_KINDS", "IMAGE_KINDS",
