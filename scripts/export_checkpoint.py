@@ -1,4 +1,5 @@
-"""Write a model file from a training checkpoint, choosing the live or the EMA generator.
+"""Write a model file from a training checkpoint (SPADE, pix2pix, pix2pixHD), choosing the
+live or the EMA generator.
 
 Short runs need this: with ``--ema 0.999`` and a few hundred steps the EMA copy is still mostly
 its initial weights, while the live generator has learned. It also sets the native size the app
@@ -32,11 +33,11 @@ def main() -> None:
     args = ap.parse_args()
 
     run = json.loads((args.run_dir / "run.json").read_text())
-    if run["family"] != "spade":
-        raise SystemExit("only SPADE runs are handled here")
-    from training.spade import SPADETrainer
+    if run["family"] not in ("spade", "pix2pix", "pix2pixhd"):
+        raise SystemExit(f"unknown training family {run['family']!r} in {args.run_dir}")
+    from training.cli_train import make_trainer
 
-    trainer = SPADETrainer(run["options"])
+    trainer = make_trainer(run["family"], run["options"])
     trainer.build(trainer.options)
     ckpt = load_checkpoint(args.checkpoint)
     source = ckpt["ema"] if args.ema else ckpt["modules"]
