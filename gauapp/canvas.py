@@ -88,6 +88,7 @@ class CanvasView(QWidget):
         self.split = 0.5
         self.placeholder = placeholder
         self.tool = None  # a gauapp.tools.Tool, for the painting view only
+        self.overlay = None  # callable -> QPainterPath | None: the selection, whatever the tool
         self.brush_radius = 0.0  # canvas px; > 0 draws the brush outline
         self._mouse_canvas: QPointF | None = None
         self._pan_from: QPointF | None = None
@@ -147,6 +148,12 @@ class CanvasView(QWidget):
         if preview is not None:
             p.setPen(QPen(QColor(255, 255, 255), 0, Qt.DashLine))
             p.drawPath(preview)
+        outline = self.overlay() if self.overlay is not None else None
+        if outline is not None:  # "marching ants": black under white dashes, visible anywhere
+            p.setPen(QPen(QColor(0, 0, 0), 0))
+            p.drawPath(outline)
+            p.setPen(QPen(QColor(255, 255, 255), 0, Qt.DashLine))
+            p.drawPath(outline)
         if self._mouse_canvas is not None and self.brush_radius > 0 and self._pan_from is None:
             p.setRenderHint(QPainter.Antialiasing)
             r = max(self.brush_radius, 0.5)

@@ -49,6 +49,8 @@ class Document:
         self._label_revision = 0
         self._modified = False
         self._cache: dict[str, tuple[int, np.ndarray]] = {}
+        # "<mode>:<background fingerprint>" -> single-image model file (model_links.py)
+        self.model_links: dict[str, str] = {}
         self.changed = Signal()           # (region | None): pixels of the canvas may differ
         self.layers_changed = Signal()    # (): the stack or a layer's properties changed
         self.active_changed = Signal()    # (uid | None)
@@ -187,12 +189,15 @@ class Document:
                                       "Add label layer"))
 
     def add_image_layer(self, rgba: np.ndarray, name: str | None = None, x: int = 0,
-                        y: int = 0, opacity: float = 1.0, index: int | None = None) -> Change:
-        """An image layer from (h, w, 4) or (h, w, 3) uint8 pixels with its corner at (x, y)."""
+                        y: int = 0, opacity: float = 1.0, index: int | None = None,
+                        role: str = "") -> Change:
+        """An image layer from (h, w, 4) or (h, w, 3) uint8 pixels with its corner at (x, y);
+        ``role`` marks what it is for ("sketch")."""
         rgba = as_rgba(rgba)
         self._check_image_size(rgba)
         n = sum(layer.kind == "image" for layer in self._layers) + 1
-        layer = ImageLayer(new_uid(), name or f"Image {n}", rgba.copy(), x, y, opacity)
+        layer = ImageLayer(new_uid(), name or f"Image {n}", rgba.copy(), x, y, opacity,
+                           role=role)
         return self.apply(InsertLayer(layer, self._insert_index(index), self._active,
                                       "Add image layer"))
 
@@ -284,7 +289,8 @@ class Document:
         if box[2] - box[0] > self.MAX_LAYER_SIDE or box[3] - box[1] > self.MAX_LAYER_SIDE:
             box = clip_window(box, self._h, self._w) or (0, 0, 1, 1)
         rgba = composite_images([bottom, top], self._h, self._w, box)
-        new = ImageLayer(bottom.uid, bottom.name, rgba, box[1], box[0], 1.0, bottom.visible)
+        new = ImageLayer(bottom.uid, bottom.name, rgba, box[1], box[0], 1.0, bottom.visible,
+                         role=bottom.role)
         return self.apply(MergeDown([ReplaceLayer(bottom, new, "Merge down"), remove]))
 
     def paint_labels(self, uid: int, region: tuple[int, int, np.ndarray] | None,

@@ -66,7 +66,8 @@ class ImageLayer:
     kind: ClassVar[str] = "image"
 
     def __init__(self, uid: int, name: str, rgba: np.ndarray, x: int = 0, y: int = 0,
-                 opacity: float = 1.0, visible: bool = True, locked: bool = False) -> None:
+                 opacity: float = 1.0, visible: bool = True, locked: bool = False,
+                 role: str = "") -> None:
         rgba = np.asarray(rgba)
         if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
             raise DocumentError(f"image layer pixels must be a (h, w, 4) uint8 array, not "
@@ -81,6 +82,7 @@ class ImageLayer:
         self.opacity = check_opacity(opacity)
         self.visible = bool(visible)
         self.locked = bool(locked)
+        self.role = str(role)  # "" or what the layer is for: "sketch" (black lines on white)
 
     @property
     def nbytes(self) -> int:
@@ -94,7 +96,7 @@ class ImageLayer:
 
     def copy(self, uid: int, name: str | None = None) -> "ImageLayer":
         return ImageLayer(uid, self.name if name is None else name, self.rgba.copy(), self.x,
-                          self.y, self.opacity, self.visible, self.locked)
+                          self.y, self.opacity, self.visible, self.locked, self.role)
 
     def __repr__(self) -> str:
         h, w = self.rgba.shape[:2]

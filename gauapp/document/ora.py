@@ -10,11 +10,13 @@ Layout (a zip): ``mimetype`` (first, stored), ``stack.xml``, one PNG per layer u
   below 255) transparent through tRNS, so other apps show ordinary coloured layers
   (``gauapp:encoding="indexed"``). Ids that do not fit 0..254 are stored as a 16-bit grayscale
   PNG, value = id and 65535 = transparent (``gauapp:encoding="gray16"``);
-- ``gauapp:kind`` ("labels" | "image"), ``gauapp:locked``; ``selected="true"`` marks the
+- ``gauapp:kind`` ("labels" | "image"), ``gauapp:locked``, ``gauapp:role`` (an image layer's
+  purpose, e.g. "sketch"); ``selected="true"`` marks the
   active layer (as Krita does); ``gauapp:background-class`` on ``<image>``;
 - ``gauapp/labelset.json``: the whole label set; ``gauapp/generated.png``: the last generated
   image, a file rather than a hidden layer so that other apps' layer stacks stay what the
-  user painted.
+  user painted; ``gauapp/model-links.json``: which harmonization/editing model belongs to
+  which background image (model_links.py).
 
 Loading never builds a partial document: everything is decoded and checked first, and every
 problem (not a zip, missing or bad stack.xml, missing/corrupt/oversized PNGs, zip bombs, unsafe
@@ -40,6 +42,7 @@ from PIL import Image, UnidentifiedImageError
 from models.errors import LabelSetError
 from models.labelsets import LabelSet
 
+from . import model_links
 from .document import Document
 from .errors import DocumentError, OraError
 from .layers import (LABEL_DTYPE, MAX_LABEL_ID, TRANSPARENT, ImageLayer, LabelLayer, Layer,
@@ -176,6 +179,8 @@ def save_ora(doc: Document, path: str | os.PathLike,
         else:
             data = _png(Image.fromarray(layer.rgba))
             attrs.update(x=str(layer.x), y=str(layer.y), opacity=repr(float(layer.opacity)))
+            if layer.role:
+                attrs[_q("role")] = _xml_text(layer.role)
         if layer.uid == doc.active_uid:
             attrs["selected"] = "true"
         ET.SubElement(stack, "layer", attrs)
@@ -188,6 +193,8 @@ def save_ora(doc: Document, path: str | os.PathLike,
         members.append((LABELSET_MEMBER, doc.labelset.to_json().encode("utf-8")))
     if generated is not None:
         members.append((GENERATED_MEMBER, _png(Image.fromarray(generated))))
+    if model_links.encode(doc.model_links) is not None:
+        members.append((model_links.MEMBER, model_links.encode(doc.model_links)))
     xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
     def write(f: BinaryIO) -> None:
@@ -468,7 +475,8 @@ def _load(reader: _Reader, default_labelset: LabelSet | None) -> LoadedProject:
                                      visible, locked))
         else:
             opacity = min(max(_number(elem, "opacity", "1", what) * g_opacity, 0.0), 1.0)
-            layers.append(ImageLayer(uid, name, _to_rgba(img), x, y, opacity, visible, locked))
+            layers.append(ImageLayer(uid, name, _to_rgba(img), x, y, opacity, visible, locked,
+                                     elem.get(_q("role"), "")))
         if elem.get("selected") == "true":
             active = uid
     generated = None
@@ -478,4 +486,6 @@ def _load(reader: _Reader, default_labelset: LabelSet | None) -> LoadedProject:
         generated = np.array(gimg if gimg.mode in ("RGB", "RGBA") else gimg.convert("RGBA"),
                              dtype=np.uint8)
     doc = Document.from_layers(w, h, layers, labelset, background, active)
+    links = reader.read(model_links.MEMBER, MAX_TEXT_BYTES)
+    doc.model_links = model_links.decode(links) if links is not None else {}
     return LoadedProject(doc, generated)

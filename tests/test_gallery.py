@@ -1,0 +1,97 @@
+"""Models → Generation gallery: seeded samples at other aspect ratios, added as a layer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gauapp import fileactions, gallery
+from gauapp.settings import AppSettings
+
+SHAPES = ((12, 16), (16, 22))
+
+
+@pytest.fixture(scope="module")
+def generation_file(tmp_path_factory):
+    from models.consingan.architecture import bundle_from_model
+    from models.consingan.model import ConSinGANModel
+    from models.modelfile import save_model_file
+
+    torch.manual_seed(0)
+    model = ConSinGANModel({"reals_shapes": [list(s) for s in SHAPES], "nfc": 8,
+                            "train_mode": "generation"})
+    folder = tmp_path_factory.mktemp("gen")
+    return save_model_file(bundle_from_model(model, {"source": "test"}),
+                           folder / "tiny-generation.safetensors")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch, generation_file):
+    from gauapp.mainwindow import MainWindow
+
+    monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
+    settings = AppSettings(models_folder=str(generation_file.parent), live_default=False,
+                           autosave_minutes=0, device="cpu")
+    w = MainWindow(settings=settings, settings_path=tmp_path / "settings.json",
+                   autosave_dir=tmp_path / "autosave")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.jobs.shutdown()
+    w.scheduler.set_enabled(False)
+    w.engine.shutdown()
+
+
+def test_gallery_samples_and_adds_a_layer(window, generation_file, qtbot):
+    from models.devices import to_uint8_image
+    from models.modelfile import load_model_file
+    from models.registry import build_networks
+
+    fileactions.new_project(window, (32, 24))
+    window.gallery_action.trigger()
+    dialog = window.gallery_dialog
+    assert dialog.model_combo.currentData() == str(generation_file)  # listed from the folder
+    dialog.count.setValue(3)
+    dialog.seed.setValue(5)
+    dialog.scale_w.setValue(1.5)
+    dialog.scale_h.setValue(2.0)
+    job = dialog.generate()
+    with qtbot.waitSignal(job.ended, timeout=60_000):
+        pass
+    assert job.state == "finished", job.error
+    assert dialog.grid.count() == 3 and sorted(dialog.samples) == [5, 6, 7]
+    model = build_networks(load_model_file(generation_file))["G"]
+    expected = to_uint8_image(model.sample(generator=6, scale_h=2.0, scale_w=1.5))[0]
+    assert np.array_equal(dialog.samples[6], expected)  # seeded: the same sample again
+    assert expected.shape[:2] == (32, 33)  # 16x22 scaled by 2 x 1.5
+    doc = window.document
+    steps = window.session.undo.count()
+    dialog.grid.setCurrentRow(1)
+    dialog.add_button.click()
+    layer = doc.active_layer
+    # 33x32 does not fit the 32x24 canvas: scaled down to 25x24 (aspect kept), centred.
+    assert layer.kind == "image" and layer.rgba.shape[:2] == (24, 25)
+    assert (layer.x, layer.y) == (3, 0) and "seed 6" in layer.name
+    assert window.session.undo.count() == steps + 1
+    window.undo_action.trigger()
+    assert all(la.uid != layer.uid for la in doc.layers)
+
+
+def test_gallery_reports_a_bad_scale_and_a_missing_model(window, generation_file, qtbot):
+    dialog = gallery.open_gallery(window)
+    dialog.set_model(generation_file)
+    dialog.scale_h.setValue(0.25)  # the smallest the dialog offers still samples
+    dialog.scale_w.setValue(0.25)
+    job = dialog.generate()
+    with qtbot.waitSignal(job.ended, timeout=60_000):
+        pass
+    assert job.state == "finished" and dialog.grid.count() == 8
+    job = window.jobs.start("tiny", gallery.sample_job(generation_file, [0], 0.01, 1.0, "cpu"))
+    with qtbot.waitSignal(job.ended, timeout=60_000):
+        pass
+    assert job.state == "failed" and "coarsest level empty" in job.error
+    dialog.model_combo.clear()
+    assert dialog.generate() is None and "Choose" in dialog.status.text()
+    dialog.grid.clear()
+    assert dialog.add_selected() is None and "Pick a sample" in dialog.status.text()
