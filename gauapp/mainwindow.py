@@ -19,7 +19,8 @@ from models import __version__
 from models.labelsets import load_labelset
 
 from . import colorize_action, fileactions
-from . import pix2pix_tools, train_dialog
+from . import edit_actions, pix2pix_tools, train_dialog
+from . import model_manager
 from .autosave import Autosaver
 from .canvas import CanvasView, ViewTransform, rgb_qimage, rgba_qimage
 from .engine import Engine
@@ -119,6 +120,8 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         pix2pix_tools.install(self)  # after the tool bar: it adds the Pen there
         train_dialog.install(self)
+        edit_actions.install(self)  # select/move tools, copy/paste, Harmonize, gallery
+        model_manager.install(self)  # Models → Model manager…
         self.autosaver = Autosaver(self._autosave, self._is_modified,
                                    lambda: str(self.session.path or "") if self.session else "",
                                    folder=autosave_dir, minutes=self.settings.autosave_minutes,
@@ -379,6 +382,8 @@ class MainWindow(QMainWindow):
         new = SettingsDialog.edit(self.settings, self)
         if new is None:
             return
+        # A new library folder: the models may be moved there (the setting follows the move).
+        new.models_folder = model_manager.library_folder_changed(self, new.models_folder)
         self.settings = new
         save_settings(new, self.settings_path)
         self._apply_engine_settings()

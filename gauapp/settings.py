@@ -200,7 +200,9 @@ class SettingsDialog(QDialog):
         cuda = _cuda_available() if cuda_available is None else cuda_available
 
         self.models_folder = QLineEdit(settings.models_folder)
-        browse = QPushButton("Choose…")
+        self.models_folder.setToolTip("Where the model library is (imported, downloaded and "
+                                      "trained models); changing it offers to move them")
+        browse = QPushButton("Browse…")
         browse.clicked.connect(self._choose_folder)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.models_folder, 1)
@@ -237,7 +239,7 @@ class SettingsDialog(QDialog):
         self.live_default.setChecked(settings.live_default)
 
         form = QFormLayout()
-        form.addRow("Models folder:", folder_row)
+        form.addRow("Model library folder:", folder_row)
         form.addRow("Device:", self.device)
         form.addRow("Precision:", self.precision)
         form.addRow("Output size:", self.output_mode)
@@ -260,7 +262,8 @@ class SettingsDialog(QDialog):
         return combo
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Models folder", self.models_folder.text())
+        folder = QFileDialog.getExistingDirectory(self, "Model library folder",
+                                                  self.models_folder.text())
         if folder:
             self.models_folder.setText(folder)
 
