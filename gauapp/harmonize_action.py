@@ -22,7 +22,7 @@ from .document.history import Compound
 from .harmonization import (RESULT_KIND, VERB, HarmonizeTask, check_model_file, find_model,
                             harmonize, load_model, new_role, parse_role, plan)
 from .job_indicator import indicator
-from .modelstore import user_models_dir
+from .modelstore import bundled_models_dir, user_models_dir
 from .train_background import train_model, trainer_available
 
 FINETUNE_ITERATIONS = 500
@@ -45,10 +45,11 @@ def actions(window) -> list[QAction]:
 
 
 def model_folders(window) -> list[Path]:
+    """Where a background's model may be: the user's folders, then the bundled examples."""
     folders = [user_models_dir()]
     if window.settings.models_folder:
         folders.append(Path(window.settings.models_folder))
-    return folders
+    return folders + [bundled_models_dir()]
 
 
 class HarmonizeDialog(QDialog):

@@ -1,8 +1,10 @@
 """``gauapp-train``: the command line of the training package.
 
 Sub-commands: ``spade``, ``pix2pix``, ``pix2pixhd`` (training, ``training.cli_train``), ``eval``
-and ``sample`` (``training.cli_tools``), ``convert`` (official checkpoint -> our model file) and
-``info``. Every user error ends as one line ``gauapp-train <cmd>: error: ...`` and exit code 2.
+and ``sample`` (``training.cli_tools``), ``convert`` (official checkpoint -> our model file),
+``models`` (the model library, ``training.cli_models``), ``consingan`` (one-image training,
+``training.consingan.cli``) and ``info``. Every user error ends
+as one line ``gauapp-train <cmd>: error: ...`` and exit code 2.
 """
 from __future__ import annotations
 
@@ -112,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_commands(sub, _Parser)
     add_tool_commands(sub)
     _add_convert(sub)
+    from .cli_models import add_models_command
+    add_models_command(sub)
+    from .consingan.cli import add_consingan_command
+    add_consingan_command(sub)
     p = sub.add_parser("info", help="print what a model file or official checkpoint holds")
     p.add_argument("source", type=Path)
     return parser
@@ -127,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"convert": cmd_convert, "info": cmd_info, "eval": cmd_eval,
                 "sample": cmd_sample}
+    from .cli_models import cmd_models
+    handlers["models"] = cmd_models
+    from .consingan.cli import cmd_consingan
+    handlers["consingan"] = cmd_consingan
     try:
         if args.command in COMMANDS:
             return run_command(args.command, args)

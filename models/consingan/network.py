@@ -123,26 +123,41 @@ class GrowingGenerator(nn.Module):
         extra = 2 * self.num_layer if self.edge_mode else 0
         return (1, self.nfc, height + extra, width + extra)
 
+    def forward_stage(self, idx: int, x: torch.Tensor | None, noise: torch.Tensor,
+                      shape: Sequence[int], noise_amp=1.0, batch_stats: bool = False,
+                      resize=upsample) -> torch.Tensor:
+        """Features after stage ``idx``: stage 0 reads ``noise`` (the stage-0 input image) through
+        the head; stage ``idx > 0`` upsamples ``x`` (the previous stage's features) to ``shape``
+        (ends with H, W), adds ``noise * noise_amp`` and adds its block's output residually.
+        ``forward`` is these steps in turn, then ``forward_tail`` (the trainer runs the frozen
+        stages and the trained ones separately, with its own bicubic ``resize``)."""
+        p = self._block_pad
+        if idx == 0:
+            x = self.head(F.pad(noise, [1, 1, 1, 1]), batch_stats)
+            if self.edge_mode:
+                x = resize(x, [x.shape[2] + 2, x.shape[3] + 2])
+            return self.body[0](F.pad(x, [p, p, p, p]), batch_stats)
+        h, w = int(shape[-2]), int(shape[-1])
+        residual = resize(x, [h, w])
+        if self.edge_mode:
+            bigger = resize(x, [h + 2 * self.num_layer, w + 2 * self.num_layer])
+            out = self.body[idx](bigger + noise * noise_amp, batch_stats)
+        else:
+            out = self.body[idx](F.pad(residual + noise * noise_amp, [p, p, p, p]), batch_stats)
+        return out + residual
+
+    def forward_tail(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(F.pad(x, [1, 1, 1, 1]))
+
     def forward(self, noise: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]],
                 noise_amp: Sequence, batch_stats: bool = False) -> torch.Tensor:
         """``noise[0]`` is the stage-0 input image (``1x3xH0xW0``); ``shapes[k]`` ends with the
         (H, W) of level k; ``noise_amp[k]`` scales the noise of stage k > 0."""
-        x = self.head(F.pad(noise[0], [1, 1, 1, 1]), batch_stats)
-        if self.edge_mode:
-            x = upsample(x, [x.shape[2] + 2, x.shape[3] + 2])
-        p = self._block_pad
-        x = self.body[0](F.pad(x, [p, p, p, p]), batch_stats)
-        for idx in range(1, len(self.body)):
-            h, w = int(shapes[idx][-2]), int(shapes[idx][-1])
-            residual = upsample(x, [h, w])
-            if self.edge_mode:
-                bigger = upsample(x, [h + 2 * self.num_layer, w + 2 * self.num_layer])
-                out = self.body[idx](bigger + noise[idx] * noise_amp[idx], batch_stats)
-            else:
-                out = self.body[idx](F.pad(residual + noise[idx] * noise_amp[idx], [p, p, p, p]),
-                                     batch_stats)
-            x = out + residual
-        return self.tail(F.pad(x, [1, 1, 1, 1]))
+        x = None
+        for idx in range(len(self.body)):
+            x = self.forward_stage(idx, x, noise[idx], shapes[idx],
+                                   noise_amp[idx] if idx else 1.0, batch_stats)
+        return self.forward_tail(x)
 
 
 class Discriminator(nn.Module):
