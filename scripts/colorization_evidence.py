@@ -6,13 +6,13 @@ grey photo with the model, and writes
 * ``<out>/colorization_sheet.png``: grey | colorized | original, for a few photos;
 * ``<out>/colorization.md``: per photo and overall, the mean |Δab| to the original (Lab units,
   lower is better) and the colourfulness (Hasler & Süsstrunk 2003) of the result next to the
-  original's, for the model, for an untrained network of the same shape, for a model from halfway
-  through training, and for leaving the photo grey (ab = 0).
+  original's, for the model, for an untrained network of the same shape, for a model from earlier in
+  the training, and for leaving the photo grey (ab = 0).
 
 All photos are training photos (there are no others we may ship), so the figures say how well
 the model learnt them, not how it generalizes; the sheet shows what a user gets.
 
-    python scripts/colorization_evidence.py MODEL [--halfway MODEL] [--out resources/models/evidence]
+    python scripts/colorization_evidence.py MODEL [--earlier MODEL --earlier_label 'step N'] [--out resources/models/evidence]
 """
 from __future__ import annotations
 
@@ -67,13 +67,14 @@ def grey_of(rgb: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
-    ap.add_argument("--halfway", type=Path)
+    ap.add_argument("--earlier", type=Path, help="a model from earlier in the same training")
+    ap.add_argument("--earlier_label", default="earlier", help="its column title (e.g. 'step 200')")
     ap.add_argument("--out", type=Path, default=REPO / "resources/models/evidence")
     args = ap.parse_args()
     bundle = load_model_file(args.model)
     contenders = {"model": Colorizer(bundle, "cpu")}
-    if args.halfway:
-        contenders["halfway"] = Colorizer(load_model_file(args.halfway), "cpu")
+    if args.earlier:
+        contenders[args.earlier_label] = Colorizer(load_model_file(args.earlier), "cpu")
     contenders["untrained"] = Colorizer(untrained(bundle), "cpu")
     photos = sorted(p for f in FOLDERS for p in f.iterdir() if p.suffix.lower() in (".jpg", ".png"))
     rows, sheet = [], []
