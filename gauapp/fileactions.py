@@ -95,9 +95,27 @@ def build_menus(w) -> None:
         m.addAction(a)
 
     m = w.menuBar().addMenu("&Help")
+    m.addAction(_action(w, "Open the &harmonization example",
+                        lambda: open_example(w, "harmonize-boat.ora")))
     m.addAction(_action(w, "&About gauapp", lambda: QMessageBox.about(
         w, "About gauapp", "gauapp: paint with semantic brushes; SPADE renders the landscape, "
         "on your own machine.")))
+
+
+def open_example(w, name: str) -> bool:
+    """Opens a shipped example project as an untitled painting, so Save asks where to put it
+    and the shipped file is never overwritten."""
+    from models.labelsets import resources_dir
+
+    path = resources_dir() / "examples" / name
+    if not path.is_file():
+        _error(w, "Example missing", f"{path} is not installed.")
+        return False
+    if not open_project(w, path, untitled=True):
+        return False
+    w.statusBar().showMessage("Example: the boat is selected; press Ctrl+H to harmonize it "
+                              "with the painting's model", 15000)
+    return True
 
 
 def _layer_op(w, name: str, on_active: bool = False) -> None:
@@ -153,7 +171,8 @@ def new_project(w, size: tuple[int, int] | None = None) -> None:
     w.set_session(Session(new_document(size[0], size[1], w.labelset)))
 
 
-def open_project(w, path: Path | None = None) -> bool:
+def open_project(w, path: Path | None = None, untitled: bool = False) -> bool:
+    """Opens a painting; ``untitled``: as a new painting with no path (Save asks where)."""
     if path is None:
         name, _ = QFileDialog.getOpenFileName(w, "Open painting", "", PROJECT_FILTER)
         if not name:
@@ -166,8 +185,9 @@ def open_project(w, path: Path | None = None) -> bool:
     except (DocumentError, OSError) as exc:
         _error(w, "Could not open the painting", f"{path.name}: {exc}")
         return False
-    w.set_session(Session(loaded.document, path, loaded.generated))
-    _remember(w, path)
+    w.set_session(Session(loaded.document, None if untitled else path, loaded.generated))
+    if not untitled:
+        _remember(w, path)
     return True
 
 
