@@ -248,15 +248,37 @@ def run_model(model, task: HarmonizeTask, seed: int = 0):
     return model.edit(task.naive, task.mask, generator=int(seed))
 
 
-def result_patch(task: HarmonizeTask, raw, soft) -> Clip:
+def keep_detail(naive: np.ndarray, raw) -> np.ndarray:
+    """The model's change rather than its pixels, at the frame's size: ``naive + up(raw -
+    down(naive))``. ConSinGAN works at <= 250 px, so upscaling its output would blur what the
+    user pasted; adding its low-frequency change keeps the object's own detail and takes the
+    model's colour, tone and light."""
+    import torch
+    import torch.nn.functional as F
+
+    fh, fw = naive.shape[:2]
+    h, w = int(raw.shape[2]), int(raw.shape[3])
+    full = torch.from_numpy(np.ascontiguousarray(naive)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    small = F.interpolate(full, size=(h, w), mode="bicubic", antialias=True, align_corners=False)
+    change = raw.detach().float().cpu() - small
+    up = F.interpolate(change, size=(fh, fw), mode="bicubic", align_corners=False)
+    out = ((full + up).clamp(-1, 1) + 1) * 127.5
+    return out[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
+
+
+def result_patch(task: HarmonizeTask, raw, soft, detail: bool = True) -> Clip:
     """The new layer's pixels and canvas position from the model's raw output and soft mask
-    (``1x3xhxw`` tensors at the model's resolution): both scaled to the frame, alpha = mask,
-    cropped to where the mask is non-zero."""
+    (``1x3xhxw`` tensors at the model's resolution) at the frame's size — with ``detail`` the
+    naive composite's full-resolution detail is kept (``keep_detail``), else the output is
+    simply upscaled —, alpha = mask, cropped to where the mask is non-zero."""
     from models.devices import to_uint8_image
 
     fh, fw = task.naive.shape[:2]
-    rgb = to_uint8_image(raw)[0]
-    up = np.asarray(Image.fromarray(rgb).resize((fw, fh), Image.BICUBIC))
+    if detail:
+        up = keep_detail(task.naive, raw)
+    else:
+        rgb = to_uint8_image(raw)[0]
+        up = np.asarray(Image.fromarray(rgb).resize((fw, fh), Image.BICUBIC))
     m = soft[0, 0].detach().float().cpu().numpy().astype(np.float32)
     m_up = np.asarray(Image.fromarray(m, "F").resize((fw, fh), Image.BILINEAR))
     alpha = np.clip(np.rint(np.clip(m_up, 0.0, 1.0) * 255.0), 0, 255).astype(np.uint8)
@@ -268,6 +290,6 @@ def result_patch(task: HarmonizeTask, raw, soft) -> Clip:
     return Clip(np.ascontiguousarray(rgba), task.origin[0] + x0, task.origin[1] + y0)
 
 
-def harmonize(model, task: HarmonizeTask, seed: int = 0) -> Clip:
+def harmonize(model, task: HarmonizeTask, seed: int = 0, detail: bool = True) -> Clip:
     result = run_model(model, task, seed)
-    return result_patch(task, result.raw, result.mask)
+    return result_patch(task, result.raw, result.mask, detail)

@@ -375,3 +375,20 @@ def test_cancel_from_the_status_bar_leaves_the_painting_alone(window, ref, harm_
     assert job.state == "cancelled"
     assert window.session.undo.count() == steps and doc.layer(pasted.uid).visible
     assert not window.job_indicator.isVisible()
+
+
+def test_keep_detail_adds_the_models_change_at_full_resolution():
+    import torch.nn.functional as F
+
+    from gauapp.harmonization import keep_detail
+
+    rng = np.random.default_rng(0)
+    naive = rng.integers(40, 200, (60, 90, 3), dtype=np.uint8)  # fine detail everywhere
+    full = torch.from_numpy(naive).permute(2, 0, 1)[None].float() / 127.5 - 1
+    small = F.interpolate(full, size=(20, 30), mode="bicubic", antialias=True)
+    same = keep_detail(naive, small)
+    assert np.abs(same.astype(int) - naive).max() <= 1  # no change: the detail is untouched
+    warmer = small + torch.tensor([0.2, 0.0, -0.2]).view(1, 3, 1, 1)  # a colour shift
+    out = keep_detail(naive, warmer).astype(int)
+    shift = (out - naive.astype(int)).reshape(-1, 3).mean(0)
+    assert abs(shift[0] - 25.5) < 1 and abs(shift[1]) < 1 and abs(shift[2] + 25.5) < 1
