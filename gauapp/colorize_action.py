@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox
 
 from .document.errors import DocumentError
+from .job_indicator import indicator
 from .modelstore import ModelInfo, list_models
 
 
@@ -97,6 +98,7 @@ def colorize_active_layer(window, model: ModelInfo | None = None):
                                          index=index))
         window.statusBar().showMessage(f"Colorized in {seconds:.1f} s", 5000)
 
+    indicator(window).track(job, "Colorizing…")  # status-bar progress with Cancel
     job.finished.connect(done)
     job.failed.connect(lambda message: window.statusBar().showMessage(
         f"Colorize failed: {message}", 10000))

@@ -23,6 +23,7 @@ from . import image2image
 from .document import painting
 from .document.errors import DocumentError
 from .document.history import PixelPatch
+from .job_indicator import indicator
 from .tools import Tool
 
 SKETCH_ROLE = "sketch"
@@ -183,6 +184,7 @@ def start_translation(window, model_path: str | Path, source: Source, size_mode:
 
     window.statusBar().showMessage(f"{title}: {source.name} through {Path(model_path).stem}…")
     job = window.jobs.start(title, work)
+    indicator(window).track(job, f"{title}…")  # status-bar progress with Cancel
 
     def done(result) -> None:
         out, notes, seconds = result
