@@ -47,17 +47,8 @@ class PenTool(Tool):
         self._colour = INK
 
     def _image_layer(self):
-        layer = self.ctx.document.active_layer
-        if layer is None or layer.kind != "image":
-            self.ctx.message("The pen draws on image layers: Layer → New sketch layer")
-            return None
-        if layer.locked:
-            self.ctx.message(f"Layer {layer.name!r} is locked")
-            return None
-        if not layer.visible:
-            self.ctx.message(f"Layer {layer.name!r} is hidden")
-            return None
-        return layer
+        return self._editable_layer("image", "The pen draws on image layers: "
+                                             "Layer → New sketch layer")
 
     def press(self, x, y, modifiers) -> None:
         layer = self._image_layer()

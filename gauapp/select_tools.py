@@ -18,7 +18,7 @@ from .document.history import ReplaceLayer, SetLayerProps
 from .document.layers import ImageLayer
 from .document.selection import Selection
 from .document.transform import replaced_layer, resized_rgba
-from .tools import Tool, ToolContext
+from .tools import DragBoxTool, Tool, ToolContext
 
 HANDLE_PX = 8  # corner handles: grab distance and drawn size, in screen pixels
 
@@ -57,7 +57,7 @@ class SelectionState:
         return path
 
 
-class RectSelectTool(Tool):
+class RectSelectTool(DragBoxTool):
     """Drag a rectangle (Shift: a square); a click without a drag deselects."""
 
     name = "select_rect"
@@ -65,37 +65,18 @@ class RectSelectTool(Tool):
     def __init__(self, ctx: ToolContext, state: SelectionState):
         super().__init__(ctx)
         self.state = state
-        self._start: tuple[float, float] | None = None
-        self._end: tuple[float, float] | None = None
 
-    def press(self, x, y, modifiers) -> None:
-        self._start = self._end = (x, y)
-
-    def move(self, x, y, modifiers) -> None:
-        if self._start is not None:
-            self._end = self._constrained(x, y, modifiers)
-
-    def release(self, x, y, modifiers) -> None:
-        if self._start is None:
-            return
-        (x0, y0), (x1, y1) = self._start, self._constrained(x, y, modifiers)
-        self._start = self._end = None
+    def finish(self, x0, y0, x1, y1) -> None:
         doc = self.ctx.document
         sel = Selection.rect(x0, y0, x1, y1)
         self.state.set(doc, sel if sel.bounds(doc.shape) is not None else None)
 
-    def _constrained(self, x, y, modifiers):
-        if modifiers & Qt.ShiftModifier and self._start is not None:
-            sx, sy = self._start
-            side = max(abs(x - sx), abs(y - sy))
-            return sx + (side if x >= sx else -side), sy + (side if y >= sy else -side)
-        return x, y
-
     def preview(self) -> QPainterPath | None:
-        if self._start is None or self._end is None:
+        rect = self.box()
+        if rect is None:
             return None
         path = QPainterPath()
-        path.addRect(QRectF(QPointF(*self._start), QPointF(*self._end)).normalized())
+        path.addRect(rect)
         return path
 
 

@@ -51,10 +51,14 @@ class Tool:
     # ----- helpers ----------------------------------------------------------------------------
     def _label_layer(self):
         """The active layer if it can take labels; else say why and return None."""
-        doc = self.ctx.document
-        layer = doc.active_layer
-        if layer is None or layer.kind != "labels":
-            self.ctx.message("Select a label layer to paint on (Layers → New label layer)")
+        return self._editable_layer("labels", "Select a label layer to paint on "
+                                              "(Layers → New label layer)")
+
+    def _editable_layer(self, kind: str, wrong_kind_hint: str):
+        """The active layer if it is of ``kind``, unlocked and visible; else say why, None."""
+        layer = self.ctx.document.active_layer
+        if layer is None or layer.kind != kind:
+            self.ctx.message(wrong_kind_hint)
             return None
         if layer.locked:
             self.ctx.message(f"Layer {layer.name!r} is locked")
@@ -182,20 +186,23 @@ class FillTool(Tool):
             self.ctx.push(change)
 
 
-class ShapeTool(Tool):
-    """Filled rectangle or ellipse, dragged from corner to corner (Shift: square/circle)."""
+class DragBoxTool(Tool):
+    """A box dragged from corner to corner (Shift: a square); ``finish`` gets its corners."""
 
-    def __init__(self, ctx: ToolContext, shape: str):
+    def __init__(self, ctx: ToolContext):
         super().__init__(ctx)
-        self.shape = shape
-        self.name = shape
         self._start: tuple[float, float] | None = None
         self._end: tuple[float, float] | None = None
 
+    def can_start(self) -> bool:
+        return True
+
+    def finish(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        raise NotImplementedError
+
     def press(self, x, y, modifiers) -> None:
-        if self._label_layer() is None or self._value() is None:
-            return
-        self._start = self._end = (x, y)
+        if self.can_start():
+            self._start = self._end = (x, y)
 
     def move(self, x, y, modifiers) -> None:
         if self._start is not None:
@@ -206,6 +213,34 @@ class ShapeTool(Tool):
             return
         (x0, y0), (x1, y1) = self._start, self._constrained(x, y, modifiers)
         self._start = self._end = None
+        self.finish(x0, y0, x1, y1)
+
+    def _constrained(self, x, y, modifiers):
+        if modifiers & Qt.ShiftModifier and self._start is not None:
+            sx, sy = self._start
+            side = max(abs(x - sx), abs(y - sy))
+            return sx + (side if x >= sx else -side), sy + (side if y >= sy else -side)
+        return x, y
+
+    def box(self) -> QRectF | None:
+        """The box being dragged (for previews), or None."""
+        if self._start is None or self._end is None:
+            return None
+        return QRectF(QPointF(*self._start), QPointF(*self._end)).normalized()
+
+
+class ShapeTool(DragBoxTool):
+    """Filled rectangle or ellipse, dragged from corner to corner (Shift: square/circle)."""
+
+    def __init__(self, ctx: ToolContext, shape: str):
+        super().__init__(ctx)
+        self.shape = shape
+        self.name = shape
+
+    def can_start(self) -> bool:
+        return self._label_layer() is not None and self._value() is not None
+
+    def finish(self, x0, y0, x1, y1) -> None:
         layer, value = self._label_layer(), self._value()
         if layer is None or value is None:
             return
@@ -219,17 +254,10 @@ class ShapeTool(Tool):
             change.description = self.shape.capitalize()
             self.ctx.push(change)
 
-    def _constrained(self, x, y, modifiers):
-        if modifiers & Qt.ShiftModifier and self._start is not None:
-            sx, sy = self._start
-            side = max(abs(x - sx), abs(y - sy))
-            return sx + np.sign(x - sx) * side, sy + np.sign(y - sy) * side
-        return x, y
-
     def preview(self) -> QPainterPath | None:
-        if self._start is None or self._end is None:
+        rect = self.box()
+        if rect is None:
             return None
-        rect = QRectF(QPointF(*self._start), QPointF(*self._end)).normalized()
         path = QPainterPath()
         if self.shape == "rectangle":
             path.addRect(rect)

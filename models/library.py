@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -426,20 +425,9 @@ class ModelLibrary:
         if not entry.path.is_file():
             raise LibraryError(f"{entry.name!r}: its file {entry.path} is missing")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent)
-        try:
-            h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, open(entry.path, "rb") as src:
-                for block in iter(lambda: src.read(1 << 20), b""):
-                    h.update(block)
-                    out.write(block)
-            if h.hexdigest() != entry.sha256:
-                raise LibraryError(f"{entry.path}: its sha256 differs from the manifest (the "
-                                   "file changed or is corrupt; run verify); not exported")
-            os.replace(tmp, dest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        from .library_install import checked_copy
+
+        checked_copy(entry.path, dest, entry.sha256, dest.parent, "not exported")
         return dest
 
     def set_thumbnail(self, key: "str | LibraryEntry", rgb) -> LibraryEntry:

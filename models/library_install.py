@@ -82,7 +82,7 @@ def move_library(library, new_root: Path):
             final = target._free_path(e.path.stem, entries)
             work = target.root / TEMP_DIR
             work.mkdir(parents=True, exist_ok=True)
-            _checked_copy(e.path, final, e.sha256, work)
+            checked_copy(e.path, final, e.sha256, work, "the library was not moved")
             thumb = None
             if e.thumbnail is not None and e.thumbnail.is_file():
                 thumb = final.with_suffix(".png")
@@ -103,10 +103,12 @@ def move_library(library, new_root: Path):
     return target
 
 
-def _checked_copy(src: Path, dest: Path, sha256: str, work: Path) -> None:
+def checked_copy(src: Path, dest: Path, sha256: str, work: Path, refused: str) -> None:
+    """Copy ``src`` to ``dest`` through a temporary file in ``work``, hashing on the way; the
+    copy replaces ``dest`` only if its sha256 is ``sha256``, else LibraryError(``src: refused``)."""
     from .library import LibraryError
 
-    fd, tmp = tempfile.mkstemp(prefix="move-", suffix=".tmp", dir=work)
+    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=work)
     try:
         h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
@@ -116,8 +118,8 @@ def _checked_copy(src: Path, dest: Path, sha256: str, work: Path) -> None:
             out.flush()
             os.fsync(out.fileno())
         if h.hexdigest() != sha256:
-            raise LibraryError(f"{src}: its sha256 differs from the manifest (changed or "
-                               "corrupt; run verify); the library was not moved")
+            raise LibraryError(f"{src}: its sha256 differs from the manifest (the file changed "
+                               f"or is corrupt; run verify); {refused}")
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -282,7 +282,7 @@ def test_checkpoint_is_plain_and_loads_with_weights_only(image, tmp_path):
     assert payload["stage"] == 1 and payload["iteration"] == 2 and payload["optim"] is not None
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / ckpt_state.FILE).write_bytes(b"not a checkpoint")
-    with pytest.raises(TrainingError, match="not a readable checkpoint"):
+    with pytest.raises(TrainingError, match="not a readable ConSinGAN checkpoint"):
         ConSinGANTrainer.resume(tmp_path / "junk")
     with pytest.raises(TrainingError, match="nothing to resume"):
         ConSinGANTrainer.resume(tmp_path / "empty")

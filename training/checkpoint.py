@@ -92,18 +92,24 @@ def save_checkpoint(path: Path, trainer: Trainer, step: int, epoch: int, positio
     return atomic_torch_save(obj, path)
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+def read_checkpoint_file(path: Path, fmt: str, what: str) -> dict[str, Any]:
+    """A checkpoint dict of format ``fmt`` loaded weights-only on the CPU; TrainingError naming
+    ``what`` (e.g. "training checkpoint") for a missing, unreadable or foreign file."""
     if not path.is_file():
-        raise TrainingError(f"{path}: no such checkpoint")
+        raise TrainingError(f"{path}: no such {what}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-        raise TrainingError(f"{path}: not a readable training checkpoint "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise TrainingError(f"{path}: not a gauapp training checkpoint")
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise TrainingError(f"{path}: not a readable {what} "
+                            f"({type(exc).__name__}: {first})") from None
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        raise TrainingError(f"{path}: not a gauapp {what}")
     return obj
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    return read_checkpoint_file(Path(path), FORMAT, "training checkpoint")
 
 
 def apply_checkpoint(trainer: Trainer, ckpt: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from models.consingan.model import ConSinGANModel
 from models.consingan.network import Discriminator
 from models.errors import InputError
 
-from ..checkpoint import atomic_torch_save, plain
+from ..checkpoint import atomic_torch_save, plain, read_checkpoint_file
 from ..errors import TrainingError
 from .export import discriminator_args
 from .generator import official_init
@@ -62,13 +62,7 @@ def load(folder) -> dict[str, Any]:
         path = path_in(path)
     if not path.is_file():
         raise TrainingError(f"{path}: no ConSinGAN checkpoint here (nothing to resume)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-        raise TrainingError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise TrainingError(f"{path}: not a gauapp ConSinGAN checkpoint")
+    payload = read_checkpoint_file(path, FORMAT, "ConSinGAN checkpoint")
     if payload.get("version") != VERSION:
         raise TrainingError(f"{path}: checkpoint version {payload.get('version')} is not "
                             f"supported (this version reads {VERSION})")
