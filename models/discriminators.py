@@ -133,6 +133,16 @@ class _GroupedPatchGAN(nn.Module):
         return feats
 
 
+def _first_layer(layer: nn.Module, x: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+    """``layer`` (a Sequential starting with its input conv) on x, which holds only ``channels``
+    of the conv's input channels."""
+    conv, *rest = layer.children()
+    x = F.conv2d(x, conv.weight.index_select(1, channels), conv.bias, conv.stride, conv.padding)
+    for module in rest:
+        x = module(x)
+    return x
+
+
 class MultiscaleDiscriminator(nn.Module):
     """``num_D`` PatchGANs at successively halved resolutions; forward returns
     ``[[features of scale 0 (full res)...], [scale 1...], ...]``, the prediction last in each."""
@@ -169,12 +179,16 @@ class MultiscaleDiscriminator(nn.Module):
             return [getattr(self, f"scale{index}_layer{j}") for j in range(self.n_groups)]
         return [getattr(self, f"layer{index}")]
 
-    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, channels: torch.Tensor | None = None
+                ) -> list[list[torch.Tensor]]:
+        """``channels``: x holds only these input channels, in this order (the others are all
+        zero, e.g. the absent classes of a one-hot label map); the first conv uses the matching
+        weight columns, which gives the same result for less work."""
         result = []
         for scale in range(self.num_D):
             feats, h = [], x
-            for layer in self._scale_layers(scale):
-                h = layer(h)
+            for i, layer in enumerate(self._scale_layers(scale)):
+                h = layer(h) if i or channels is None else _first_layer(layer, h, channels)
                 feats.append(h)
             result.append(feats if self.get_interm_feat else feats[-1:])
             if scale != self.num_D - 1:

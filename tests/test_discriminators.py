@@ -98,3 +98,28 @@ def test_bad_options():
         MultiscaleDiscriminator(3, style="stylegan")
     with pytest.raises(InputError):
         NLayerDiscriminator(3, norm="group")
+
+
+def test_multiscale_discriminator_on_present_channels_only():
+    """A one-hot label map's absent channels can be left out of the input: the first convs use
+    the matching weight columns and every feature and gradient is the same."""
+    torch.manual_seed(0)
+    d = MultiscaleDiscriminator(13, ndf=4, n_layers=3, norm="spectralinstance", num_D=2,
+                                style="spade").eval()  # eval: no power iteration between calls
+    full = torch.zeros(2, 13, 32, 32)
+    full[:, 3, :16], full[:, 7, 16:] = 1, 1
+    full[:, 10:] = torch.randn(2, 3, 32, 32)
+    channels = torch.tensor([3, 7, 10, 11, 12])
+    compact = full[:, channels].clone().requires_grad_(True)
+    full.requires_grad_(True)
+    feats = []
+    for call in (lambda: d(full), lambda: d(compact, channels=channels)):
+        d.zero_grad()
+        out = call()
+        sum(f.sum() for scale in out for f in scale).backward()
+        feats.append(([f.detach() for scale in out for f in scale],
+                      d.discriminator_0.model0[0].weight.grad.clone()))
+    for a, b in zip(feats[0][0], feats[1][0]):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert torch.allclose(feats[0][1], feats[1][1], rtol=1e-4, atol=1e-4)
+    assert torch.allclose(full.grad[:, channels], compact.grad, atol=1e-6)

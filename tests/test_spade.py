@@ -204,3 +204,34 @@ def test_upsampling_variants_and_sizes(upsampling, grid, use_vae):
             fast = FastSPADE(G)(labels, edges, z=z if use_vae else None)
         assert plain.shape == (2, 3, *size)
         assert np.abs(plain.numpy() - fast.numpy()).max() <= 1e-4
+
+
+def test_present_label_channels_give_the_full_one_hot_result_and_gradients():
+    """Training convolves only the label channels a batch uses: same output and same weight
+    gradients as convolving the whole one-hot map (the absent channels add exact zeros)."""
+    import torch.nn.functional as F
+    from models.spade.generator import SPADEGenerator, SPADEOptions
+
+    torch.manual_seed(0)
+    G = SPADEGenerator(SPADEOptions(label_nc=20, ngf=4, no_instance=True, crop_size=64))
+    seg = semantic_input(torch.cat([_painting(64, 96, [2, 7, 19], s) for s in (1, 2)]), 21)
+
+    def full_onehot(generator):  # the official forward: every channel, resized per norm
+        x = generator.fc(F.interpolate(seg, size=(2, 3)))
+        for upsample, block in generator.stages():
+            if upsample:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = block(x, seg)
+        return torch.tanh(generator.conv_img(F.leaky_relu(x, 2e-1)))
+
+    outputs, grads = [], []
+    for forward in (full_onehot, lambda g: g(seg)):
+        G.zero_grad()
+        out = forward(G)
+        out.square().mean().backward()
+        outputs.append(out.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in G.parameters()]))
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-5)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+    shared = G.head_0.norm_0.mlp_shared[0].weight.grad
+    assert shared[:, [0, 1, 3]].abs().max() == 0 and shared[:, 2].abs().max() > 0

@@ -18,6 +18,7 @@ from models.modelfile import load_model_file
 from models.pipelines import ImageToImage, LabelToImage
 from training import semantic
 from training.checkpoint import list_checkpoints
+from training.errors import TrainingError
 from training.cli import main as cli_main
 from training.loop import RunOptions, run
 from training.pix2pix import Pix2PixTrainer
@@ -345,3 +346,64 @@ def test_cli_errors_exit_2(tmp_path, capsys):
         cli_main(["spade", "--ngf", "many"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip().startswith("gauapp-train spade: error: argument --ngf")
+
+
+def test_ema_warms_up_so_short_runs_do_not_export_the_initial_weights():
+    t = _spade()
+    t.build()
+    from training.trainer import Runtime
+    t.attach(Runtime(), ema_decay=0.999)
+    start = copy.deepcopy(t.modules["G"].state_dict())
+    with torch.no_grad():
+        for p in t.modules["G"].parameters():
+            p.add_(1.0)
+    t.update_ema(0.999, step=0)  # decay min(0.999, 1/10): 90 % of the way to the live weights
+    name = next(n for n, _ in t.modules["G"].named_parameters())
+    shadow = dict(t.ema["G"].named_parameters())[name]
+    assert torch.allclose(shadow, start[name] + 0.9)
+    t.update_ema(0.999, step=10_000)  # late in a run: the configured decay
+    assert torch.allclose(shadow, start[name] + 0.9 + 0.1 * 0.001)
+
+
+def test_spade_l1_loss_is_ours_and_off_by_default(tmp_path):
+    plain, with_l1 = _spade(), _spade(lambda_l1=10.0)
+    for t in (plain, with_l1):
+        t.build()
+        from training.trainer import Runtime
+        t.attach(Runtime())
+    batch = default_collate([_label_sample(i) for i in range(2)])
+    assert "G_L1" not in plain.train_step(batch)
+    losses = with_l1.train_step(batch)
+    assert losses["G_L1"] > 0
+
+
+def test_travel_checkpoint_is_small_and_resumes(tmp_path):
+    """A travel checkpoint keeps fp16 weights of what training changed and no optimizer moments;
+    the run resumes from it and continues close to an uninterrupted run."""
+    make = lambda: _spade(label_nc=40)  # noqa: E731 - a one-hot map with few of its 41 channels
+    straight = make()
+    run(straight, Tiny(_label_sample), _opts(tmp_path / "a", 6, ema=0.9))
+    full = run(make(), Tiny(_label_sample), _opts(tmp_path / "full", 3, ema=0.9))
+    small = run(make(), Tiny(_label_sample), _opts(tmp_path / "b", 3, ema=0.9, travel=True))
+    saved = torch.load(small.checkpoint, weights_only=True)
+    assert saved["travel"] and "optimizers" not in saved
+    assert small.checkpoint.stat().st_size < full.checkpoint.stat().st_size / 3
+    packed = saved["modules"]["G"]["up_3.norm_0.mlp_shared.0.weight"]  # at full resolution
+    assert packed["columns"].tolist() == [0, 1, 2, 40]  # the classes used + the edge channel
+
+    resumed = make()
+    result = run(resumed, Tiny(_label_sample), _opts(tmp_path / "b", 6, ema=0.9, travel=True,
+                                                       resume="auto"))
+    assert result.step == 6
+    for name in ("G", "D"):  # weights (power-iteration vectors of a tiny net wander more)
+        a = dict(straight.modules[name].named_parameters())
+        b = dict(resumed.modules[name].named_parameters())
+        for key in a:
+            assert torch.allclose(a[key], b[key], atol=0.05), key
+    mlp = "up_3.norm_0.mlp_shared.0.weight"  # unused channels: exactly the seeded init
+    assert torch.equal(straight.modules["G"].state_dict()[mlp][:, 3:40],
+                       resumed.modules["G"].state_dict()[mlp][:, 3:40])
+
+    with pytest.raises(TrainingError, match="other initial weights"):
+        run(make(), Tiny(_label_sample), _opts(tmp_path / "b", 7, travel=True, seed=1,
+                                                resume="auto"))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import travel
 from .errors import TrainingError
 from .trainer import Trainer
 
@@ -83,12 +84,17 @@ def trainer_state(trainer: Trainer) -> dict[str, Any]:
 
 
 def save_checkpoint(path: Path, trainer: Trainer, step: int, epoch: int, position: int,
-                    run: dict[str, Any], rng_per_rank: list | None = None) -> Path:
+                    run: dict[str, Any], rng_per_rank: list | None = None,
+                    travel_from: travel.Snapshot | None = None) -> Path:
     """``position``: batches of ``epoch`` already trained on (the next one to run);
-    ``rng_per_rank``: every process's RNG states under DDP (each resumes with its own)."""
+    ``rng_per_rank``: every process's RNG states under DDP (each resumes with its own);
+    ``travel_from``: the run's initial weights, to write a small travel checkpoint (see
+    ``training.travel``) instead of a full one."""
+    state = (trainer_state(trainer) if travel_from is None
+             else travel.trainer_state(trainer, travel_from))
     obj = {"format": FORMAT, "step": step, "epoch": epoch, "position": position,
            "rng": capture_rng(), "rng_per_rank": rng_per_rank, "run": plain(run),
-           **trainer_state(trainer)}
+           "options": plain(trainer.options), **state}
     return atomic_torch_save(obj, path)
 
 
@@ -112,19 +118,29 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return read_checkpoint_file(Path(path), FORMAT, "training checkpoint")
 
 
-def apply_checkpoint(trainer: Trainer, ckpt: dict[str, Any]) -> None:
+def apply_checkpoint(trainer: Trainer, ckpt: dict[str, Any],
+                     initial: travel.Snapshot | None = None) -> None:
     """Load weights, trainer extras, optimizers, schedulers, scalers and EMA into ``trainer``
-    (already built and attached). RNG states are restored by the loop at the right moment."""
+    (already built and attached). RNG states are restored by the loop at the right moment.
+    A travel checkpoint also needs ``initial``, the freshly built networks' snapshot."""
     if ckpt.get("family") != trainer.family:
         raise TrainingError(f"the checkpoint is from a {ckpt.get('family')} run, not "
                             f"{trainer.family}")
     device = trainer.runtime.device
+    travelled = bool(ckpt.get("travel"))
+    if travelled:
+        travel.check(ckpt, initial)
+
+    def weights(name: str, saved: dict[str, Any]) -> dict[str, Any]:
+        return travel.unpack(saved, initial[name]) if travelled else saved
+
     try:
         for name, net in trainer.modules.items():
-            net.load_state_dict(ckpt["modules"][name])
+            net.load_state_dict(weights(name, ckpt["modules"][name]))
         trainer.load_extra_state(ckpt.get("extra", {}))
-        for name, opt in trainer.optimizers.items():
-            opt.load_state_dict(ckpt["optimizers"][name])
+        if not travelled:  # a travel checkpoint has no optimizer moments: they restart
+            for name, opt in trainer.optimizers.items():
+                opt.load_state_dict(ckpt["optimizers"][name])
         for name, sched in trainer.schedulers.items():
             sched.load_state_dict(ckpt["schedulers"][name])
         for name, scaler in trainer.runtime.scalers.items():
@@ -132,7 +148,7 @@ def apply_checkpoint(trainer: Trainer, ckpt: dict[str, Any]) -> None:
                 scaler.load_state_dict(ckpt["scalers"][name])
         for name, shadow in trainer.ema.items():
             if name in ckpt.get("ema", {}):
-                shadow.load_state_dict(ckpt["ema"][name])
+                shadow.load_state_dict(weights(name, ckpt["ema"][name]))
             else:  # EMA switched on at resume: start it from the current weights
                 shadow.load_state_dict(trainer.modules[name].state_dict())
     except (KeyError, RuntimeError, ValueError) as exc:

@@ -72,6 +72,8 @@ def _run_options(label_kinds: bool) -> list[Opt]:
         Opt("license", str, "", "licence of the trained weights, stored in the model file",
             ("run",)),
         Opt("half", FLAG, False, "store the model file in fp16", ("run",)),
+        Opt("travel", FLAG, False, "write small travel checkpoints (fp16, only what training "
+            "changed, no optimizer moments) to carry between machines", ("run",)),
     ]
 
 
@@ -121,6 +123,8 @@ def _spade_options() -> list[Opt]:
         Opt("gan_mode", str, "hinge", "hinge, ls or original"),
         Opt("lambda_vgg", float, 10.0, "weight of the VGG loss"),
         Opt("lambda_kld", float, 0.05, "weight of the KL loss (use_vae)"),
+        Opt("lambda_l1", float, 0.0, "weight of an L1 loss to the photo (not in the official "
+            "code; 0 = off): a stand-in for the VGG loss where no VGG weights are available"),
         Opt("init_type", str, "xavier", "weight initialisation: xavier, normal, kaiming"),
         Opt("init_variance", float, 0.02, "gain of the initialisation"),
     ]

@@ -30,6 +30,7 @@ from models.modelfile import save_model_file
 
 from . import checkpoint as ckpt
 from . import distributed as ddp
+from . import travel
 from .progress import ProgressBar, RunLog, sample_grid, write_png
 from .errors import TrainingError
 from .trainer import Runtime, Trainer
@@ -66,6 +67,7 @@ class RunOptions:
     license: str = ""
     dataset_path: str = ""
     half: bool = False
+    travel: bool = False
     progress: bool = True
     tensorboard: bool = True
     handle_sigint: bool = True
@@ -186,6 +188,7 @@ class _Run:
         seed_everything(opt.seed)
         if not trainer.modules:
             trainer.build(trainer.options)
+        self.initial = travel.initial_snapshot(trainer)  # for travel checkpoints
         if self.ctx.rank:  # same initial weights (DDP broadcasts them too), other dropout masks
             seed_everything(opt.seed + 7919 * self.ctx.rank)
         runtime = Runtime(device=self.device, amp=amp, rank=self.ctx.rank,
@@ -214,7 +217,7 @@ class _Run:
                             "--continue_train)", self.out_dir)
             return
         saved = ckpt.load_checkpoint(path)
-        ckpt.apply_checkpoint(self.trainer, saved)
+        ckpt.apply_checkpoint(self.trainer, saved, self.initial)
         self.step, self.epoch, self.position = (int(saved["step"]), int(saved["epoch"]),
                                                 int(saved["position"]))
         _restore_rng(saved, self.ctx)
@@ -256,7 +259,7 @@ class _Run:
                         trainer.train_mode(True)
                         losses = trainer.train_step(_to_device(batch, self.device))
                         if opt.ema is not None:
-                            trainer.update_ema(opt.ema)
+                            trainer.update_ema(opt.ema, self.step)
                         self.step += 1
                         self.position += 1
                         epoch_done = self.position >= per_epoch
@@ -317,7 +320,8 @@ class _Run:
             return None
         path = ckpt.checkpoint_path(self.out_dir, self.step)
         ckpt.save_checkpoint(path, self.trainer, self.step, self.epoch, self.position,
-                             self.opt.to_dict(), states if len(states) > 1 else None)
+                             self.opt.to_dict(), states if len(states) > 1 else None,
+                             travel_from=self.initial if self.opt.travel else None)
         ckpt.prune_checkpoints(self.out_dir, self.opt.keep_checkpoints)
         return path
 

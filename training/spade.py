@@ -1,7 +1,7 @@
 """SPADE training (NVlabs/SPADE ``pix2pix_model`` + ``pix2pix_trainer``), written anew.
 
 One step: a generator update (hinge GAN + feature matching x lambda_feat + VGG x lambda_vgg
-[+ KL x lambda_kld with the VAE encoder]), then a discriminator update on a freshly generated fake,
+[+ KL x lambda_kld with the VAE encoder] [+ L1 to the photo x lambda_l1, ours, off by default]), then a discriminator update on a freshly generated fake,
 fake and real going through the multiscale discriminator as ONE batch as officially. TTUR: G at
 lr/2, D at 2*lr, Adam betas (0, 0.9); lr constant for ``niter`` epochs then linear to 0 over
 ``niter_decay``. Spectral norm sits where the official ``spectral*`` norms put it (G: conv_0,
@@ -14,6 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from models.bundle import ModelBundle
@@ -33,7 +34,7 @@ DEFAULTS: dict[str, Any] = dict(
     norm_D="spectralinstance", norm_E="spectralinstance", num_upsampling_layers="normal",
     crop_size=256, aspect_ratio=1.0, use_vae=False, z_dim=256,
     lr=0.0002, beta1=None, beta2=None, no_TTUR=False, niter=50, niter_decay=0,
-    gan_mode="hinge", lambda_feat=10.0, lambda_vgg=10.0, lambda_kld=0.05,
+    gan_mode="hinge", lambda_feat=10.0, lambda_vgg=10.0, lambda_kld=0.05, lambda_l1=0.0,
     no_ganFeat_loss=False, no_vgg_loss=False, vgg_weights=None,
     init_type="xavier", init_variance=0.02,
 )
@@ -161,6 +162,18 @@ class SPADETrainer(Trainer):
         return self.net("G")(seg, z=z), kld_loss
 
     @staticmethod
+    def _discriminator_input(seg: torch.Tensor, fake: torch.Tensor, real: torch.Tensor
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fake and real pairs (label map + image) as ONE batch, as officially, holding only the
+        label channels present: the all-zero ones would cost most of the first conv's time."""
+        present = (seg.amax(dim=(0, 2, 3)) != 0).nonzero().flatten()
+        channels = torch.cat([present, torch.arange(seg.shape[1], seg.shape[1] + 3,
+                                                    device=seg.device)])
+        seg = seg.index_select(1, present)
+        joint = torch.cat([torch.cat([seg, fake], 1), torch.cat([seg, real], 1)], 0)
+        return joint, channels
+
+    @staticmethod
     def _split(outputs: list[list[torch.Tensor]]) -> tuple[list, list]:
         """Fake and real halves of the joint discriminator batch."""
         fake = [[t[: t.shape[0] // 2] for t in scale] for scale in outputs]
@@ -176,14 +189,16 @@ class SPADETrainer(Trainer):
             fake, kld = self._generate(seg, real, kld=True)
             D = self.modules["D"]
             with frozen(D):
-                joint = torch.cat([torch.cat([seg, fake], 1), torch.cat([seg, real], 1)], 0)
-                pred_fake, pred_real = self._split(D(joint))
+                joint, channels = self._discriminator_input(seg, fake, real)
+                pred_fake, pred_real = self._split(D(joint, channels=channels))
             losses["G_GAN"] = self.gan.generator(pred_fake)
             if not o["no_ganFeat_loss"]:
                 losses["G_Feat"] = feature_matching(pred_real, pred_fake,
                                                     float(o["lambda_feat"]))
             if self.vgg is not None:
                 losses["G_VGG"] = self.vgg(fake.float(), real.float()) * float(o["lambda_vgg"])
+            if float(o["lambda_l1"]):
+                losses["G_L1"] = F.l1_loss(fake.float(), real.float()) * float(o["lambda_l1"])
             if kld is not None:
                 losses["KLD"] = kld
             g_loss = sum(losses.values())
@@ -192,8 +207,8 @@ class SPADETrainer(Trainer):
         with self.autocast():
             with torch.no_grad():
                 fake, _ = self._generate(seg, real)
-            joint = torch.cat([torch.cat([seg, fake.detach()], 1), torch.cat([seg, real], 1)], 0)
-            pred_fake, pred_real = self._split(self.net("D")(joint))
+            joint, channels = self._discriminator_input(seg, fake.detach(), real)
+            pred_fake, pred_real = self._split(self.net("D")(joint, channels=channels))
             d_real, d_fake = self.gan.discriminator_terms(pred_real, pred_fake)
             d_loss = d_real + d_fake
         self.optimize("D", d_loss)

@@ -178,7 +178,12 @@ class Trainer:
     def autocast(self) -> contextlib.AbstractContextManager:
         return self.runtime.autocast()
 
-    def update_ema(self, decay: float) -> None:
+    def update_ema(self, decay: float, step: int | None = None) -> None:
+        """Shadow weights <- their moving average. With ``step`` (updates done so far) the decay
+        warms up as ``min(decay, (1 + step) / (10 + step))``: without it a short run's average
+        would still be mostly the random initial weights (0.999**560 = 57 % at step 560)."""
+        if step is not None:
+            decay = min(decay, (1 + step) / (10 + step))
         with torch.no_grad():
             for name, shadow in self.ema.items():
                 live = self.modules[name]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from .norm import SPADE
+from .norm import SPADE, PresentLabels
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
 
@@ -137,11 +137,13 @@ class SPADEGenerator(nn.Module):
                              f"{max(g, round(height / g) * g)})")
         return height // g, width // g
 
-    def initial_features(self, seg: torch.Tensor, z: torch.Tensor | None,
+    def initial_features(self, seg: torch.Tensor | PresentLabels, z: torch.Tensor | None,
                          generator: torch.Generator | None = None) -> torch.Tensor:
         """The 16*ngf-channel feature map at the coarsest grid, from z (VAE) or the label map."""
         sh, sw = self.latent_grid(seg.shape[2], seg.shape[3])
         if not self.options.use_vae:
+            if isinstance(seg, PresentLabels):
+                return seg.conv(self.fc, (sh, sw))
             return self.fc(F.interpolate(seg, size=(sh, sw)))
         if z is None:
             z = torch.randn(seg.shape[0], self.options.z_dim, generator=generator,
@@ -166,10 +168,11 @@ class SPADEGenerator(nn.Module):
             raise InputError(f"SPADE input must be N x {self.options.semantic_nc} x H x W "
                              f"(one-hot labels{'' if self.options.no_instance else ' + edges'}), "
                              f"got {tuple(seg.shape)}")
-        x = self.initial_features(seg, z, generator)
+        labels = PresentLabels(seg)
+        x = self.initial_features(labels, z, generator)
         for upsample, block in self.stages():
             if upsample:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = block(x, seg)
+            x = block(x, labels)
         x = self.conv_img(F.leaky_relu(x, 2e-1))
         return torch.tanh(x)
