@@ -214,7 +214,7 @@ def test_present_label_channels_give_the_full_one_hot_result_and_gradients():
 
     torch.manual_seed(0)
     G = SPADEGenerator(SPADEOptions(label_nc=20, ngf=4, no_instance=True, crop_size=64))
-    seg = semantic_input(torch.cat([_painting(64, 96, [2, 7, 19], s) for s in (1, 2)]), 21)
+    seg = semantic_input(torch.cat([_painting(64, 96, [2, 7, 19], s) for s in (1, 2)]), 21, False)
 
     def full_onehot(generator):  # the official forward: every channel, resized per norm
         x = generator.fc(F.interpolate(seg, size=(2, 3)))
