@@ -10,7 +10,8 @@ from gauapp import fileactions
 from gauapp.document import painting
 from gauapp.document.layers import TRANSPARENT
 from gauapp.scripted import drag, paint_landscape
-from gauapp.settings import AppSettings
+
+from app_window import close_window, open_window
 
 
 @pytest.fixture(scope="session")
@@ -26,16 +27,7 @@ def coco_model_dir(tmp_path_factory, reference_weights):
 
 
 def make_window(qtbot, tmp_path, models_folder, live=False):
-    from gauapp.mainwindow import MainWindow
-
-    settings = AppSettings(models_folder=str(models_folder), live_default=live,
-                           autosave_minutes=0)
-    window = MainWindow(settings=settings, settings_path=tmp_path / "settings.json",
-                        autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(window)
-    window.resize(1000, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = open_window(qtbot, tmp_path, models_folder, live_default=live, device="auto")
     window.fit_view()
     return window
 
@@ -45,8 +37,7 @@ def window(qtbot, tmp_path, coco_model_dir, monkeypatch):
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
     w = make_window(qtbot, tmp_path, coco_model_dir)
     yield w
-    w.scheduler.set_enabled(False)
-    w.engine.shutdown()
+    close_window(w)
 
 
 def test_stroke_changes_exactly_the_expected_pixels_and_undoes(window):
@@ -157,8 +148,7 @@ def test_live_mode_generates_after_painting(qtbot, tmp_path, coco_model_dir, mon
         window.live_action.trigger()  # off
         assert not window.scheduler.enabled
     finally:
-        window.scheduler.set_enabled(False)
-        window.engine.shutdown()
+        close_window(window)
 
 
 def test_without_any_model_the_app_still_paints_and_saves(qtbot, tmp_path, monkeypatch):
@@ -175,7 +165,7 @@ def test_without_any_model_the_app_still_paints_and_saves(qtbot, tmp_path, monke
         fileactions.write_project(window, tmp_path / "p.ora")
         assert (tmp_path / "p.ora").stat().st_size > 0
     finally:
-        window.engine.shutdown()
+        close_window(window)
 
 
 def test_autosave_and_recovery(qtbot, tmp_path, coco_model_dir, monkeypatch):
@@ -205,7 +195,7 @@ def test_autosave_and_recovery(qtbot, tmp_path, coco_model_dir, monkeypatch):
                    if l.kind == "labels")
         assert not crashed.exists()
     finally:
-        window.engine.shutdown()
+        close_window(window)
 
 
 def test_import_image_adds_an_undoable_layer(qtbot, window, tmp_path):

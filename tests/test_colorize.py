@@ -15,6 +15,8 @@ from models.errors import InputError
 from models.modelfile import save_model_file
 from models.pix2pix import build_generator
 
+from app_window import close_window, open_window, wait_job
+
 OPTIONS = dict(netG="unet_128", ngf=4, norm="instance", input_nc=1, output_nc=2,
                use_dropout=False, load_size=64)
 
@@ -59,8 +61,6 @@ def test_not_a_colorization_model_is_refused():
 @pytest.fixture
 def colorize_window(qtbot, tmp_path, monkeypatch):
     from gauapp import fileactions
-    from gauapp.mainwindow import MainWindow
-    from gauapp.settings import AppSettings
 
     models = tmp_path / "models"
     models.mkdir()
@@ -68,12 +68,9 @@ def colorize_window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
     monkeypatch.setattr("gauapp.modelstore.bundled_models_dir", lambda: tmp_path / "none")
     monkeypatch.setattr("gauapp.modelstore.user_models_dir", lambda create=False: models)
-    window = MainWindow(settings=AppSettings(models_folder=str(models), autosave_minutes=0),
-                        settings_path=tmp_path / "settings.json", autosave_dir=tmp_path / "a")
-    qtbot.addWidget(window)
+    window = open_window(qtbot, tmp_path, models, show=False)
     yield window
-    window.jobs.shutdown()
-    window.engine.shutdown()
+    close_window(window)
 
 
 def test_colorize_action_adds_layer_and_undoes(qtbot, colorize_window):
@@ -87,8 +84,7 @@ def test_colorize_action_adds_layer_and_undoes(qtbot, colorize_window):
     n = len(w.document.layers)
     job = colorize_active_layer(w)
     assert job is not None
-    with qtbot.waitSignal(job.ended, timeout=20000):
-        pass
+    wait_job(qtbot, job, timeout=20000)
     assert job.state == "finished", job.error
     top = w.document.layers[-1]
     assert top.name == "old photo (colorized)" and (top.x, top.y) == (5, 7)

@@ -8,8 +8,9 @@ import pytest
 from gauapp import fileactions, harmonize_action
 from gauapp.harmonization import find_model, parse_role, plan
 from gauapp.modelstore import bundled_models_dir
-from gauapp.settings import AppSettings
 from models.labelsets import resources_dir
+
+from app_window import close_window, open_window, wait_job
 
 EXAMPLE = resources_dir() / "examples" / "harmonize-boat.ora"
 MODEL = bundled_models_dir() / "autumn-harmonization.safetensors"
@@ -17,20 +18,12 @@ MODEL = bundled_models_dir() / "autumn-harmonization.safetensors"
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    from gauapp.mainwindow import MainWindow
-
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
     monkeypatch.setattr(harmonize_action, "user_models_dir",
                         lambda create=False: tmp_path / "user-models")
-    settings = AppSettings(models_folder=str(tmp_path / "models"), live_default=False,
-                           autosave_minutes=0, device="cpu")
-    w = MainWindow(settings=settings, settings_path=tmp_path / "settings.json",
-                   autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(w)
+    w = open_window(qtbot, tmp_path, tmp_path / "models", show=False, size=None)
     yield w
-    w.jobs.shutdown()
-    w.scheduler.set_enabled(False)
-    w.engine.shutdown()
+    close_window(w)
 
 
 def test_example_files_are_shipped():
@@ -49,8 +42,7 @@ def test_example_opens_untitled_and_harmonizes_with_the_bundled_model(window, qt
     assert find_model({}, harmonize_action.model_folders(window), task) == MODEL
     job = harmonize_action.start(window, ask=False)
     assert job is not None
-    with qtbot.waitSignal(job.ended, timeout=60000):
-        pass
+    wait_job(qtbot, job, timeout=60000)
     assert job.state == "finished", job.error
     result = doc.active_layer
     assert parse_role(result.role)[0] == "harmonized" and not boat.visible

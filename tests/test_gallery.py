@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from gauapp import fileactions, gallery
-from gauapp.settings import AppSettings
+
+from app_window import close_window, open_window, wait_job
 
 SHAPES = ((12, 16), (16, 22))
 
@@ -27,20 +28,10 @@ def generation_file(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch, generation_file):
-    from gauapp.mainwindow import MainWindow
-
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
-    settings = AppSettings(models_folder=str(generation_file.parent), live_default=False,
-                           autosave_minutes=0, device="cpu")
-    w = MainWindow(settings=settings, settings_path=tmp_path / "settings.json",
-                   autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = open_window(qtbot, tmp_path, generation_file.parent, size=None)
     yield w
-    w.jobs.shutdown()
-    w.scheduler.set_enabled(False)
-    w.engine.shutdown()
+    close_window(w)
 
 
 def test_gallery_samples_and_adds_a_layer(window, generation_file, qtbot):
@@ -57,8 +48,7 @@ def test_gallery_samples_and_adds_a_layer(window, generation_file, qtbot):
     dialog.scale_w.setValue(1.5)
     dialog.scale_h.setValue(2.0)
     job = dialog.generate()
-    with qtbot.waitSignal(job.ended, timeout=60_000):
-        pass
+    wait_job(qtbot, job, timeout=60_000)
     assert job.state == "finished", job.error
     assert dialog.grid.count() == 3 and sorted(dialog.samples) == [5, 6, 7]
     model = build_networks(load_model_file(generation_file))["G"]
@@ -84,12 +74,10 @@ def test_gallery_reports_a_bad_scale_and_a_missing_model(window, generation_file
     dialog.scale_h.setValue(0.25)  # the smallest the dialog offers still samples
     dialog.scale_w.setValue(0.25)
     job = dialog.generate()
-    with qtbot.waitSignal(job.ended, timeout=60_000):
-        pass
+    wait_job(qtbot, job, timeout=60_000)
     assert job.state == "finished" and dialog.grid.count() == 8
     job = window.jobs.start("tiny", gallery.sample_job(generation_file, [0], 0.01, 1.0, "cpu"))
-    with qtbot.waitSignal(job.ended, timeout=60_000):
-        pass
+    wait_job(qtbot, job, timeout=60_000)
     assert job.state == "failed" and "coarsest level empty" in job.error
     dialog.model_combo.clear()
     assert dialog.generate() is None and "Choose" in dialog.status.text()

@@ -17,7 +17,8 @@ from gauapp.document.document import Document
 from gauapp.document.selection import Selection, rect_mask
 from gauapp.harmonization import (PASTED, find_model, load_model, new_role, parse_role, plan)
 from gauapp.scripted import drag
-from gauapp.settings import AppSettings
+
+from app_window import close_window, open_window, wait_job
 
 
 def tiny_model_file(folder, mode: str, shapes=((12, 16), (16, 22)), seed: int = 0,
@@ -56,25 +57,15 @@ def harm_file(tmp_path_factory, ref):
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     from gauapp import train_job
-    from gauapp.mainwindow import MainWindow
 
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
     monkeypatch.setattr(harmonize_action, "user_models_dir",
                         lambda create=False: tmp_path / "user-models")
     monkeypatch.setattr(train_job, "training_root", lambda: tmp_path / "training")
     (tmp_path / "models").mkdir()
-    settings = AppSettings(models_folder=str(tmp_path / "models"), live_default=False,
-                           autosave_minutes=0, device="cpu")
-    w = MainWindow(settings=settings, settings_path=tmp_path / "settings.json",
-                   autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitExposed(w)
+    w = open_window(qtbot, tmp_path, tmp_path / "models")
     yield w
-    w.jobs.shutdown()
-    w.scheduler.set_enabled(False)
-    w.engine.shutdown()
+    close_window(w)
 
 
 def with_background(window, ref):
@@ -96,13 +87,6 @@ def paste_region(window, x0, y0, x1, y1, to=None):
     if to is not None:
         window._push(window.document.set_layer_props(pasted.uid, x=to[0], y=to[1]))
     return pasted
-
-
-def wait_job(qtbot, job, timeout=120_000):
-    if job.is_running:
-        with qtbot.waitSignal(job.ended, timeout=timeout):
-            pass
-    return job
 
 
 def test_select_copy_paste_move_scale_flip_undo(window, ref, qtbot):

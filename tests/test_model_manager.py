@@ -21,6 +21,8 @@ from models.bundle import ModelBundle
 from models.library import ModelLibrary
 from models.modelfile import save_model_file
 
+from app_window import close_window, open_window
+
 PIX2PIX = dict(netG="unet", num_downs=5, ngf=4, norm="batch", use_dropout=False)
 HD_LABELS = dict(label_nc=5, no_instance=True, ngf=4, n_downsample_global=2, n_blocks_global=1)
 
@@ -41,8 +43,6 @@ def tiny_model(path: Path, architecture: str = "pix2pix", seed: int = 0, name: s
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     from gauapp import fileactions
-    from gauapp.mainwindow import MainWindow
-    from gauapp.settings import AppSettings
 
     monkeypatch.setattr("platformdirs.user_data_dir",
                         lambda appname=None, appauthor=None, *a, **k: str(tmp_path / "data"))
@@ -50,13 +50,9 @@ def window(qtbot, tmp_path, monkeypatch):
     bundled = tmp_path / "bundled"
     tiny_model(bundled / "bundled-city.safetensors", "pix2pixhd_global", seed=9)
     monkeypatch.setattr("gauapp.modelstore.bundled_models_dir", lambda: bundled)
-    w = MainWindow(settings=AppSettings(models_folder=str(tmp_path / "lib"), autosave_minutes=0,
-                                        live_default=False, device="cpu"),
-                   settings_path=tmp_path / "settings.json", autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(w)
+    w = open_window(qtbot, tmp_path, tmp_path / "lib", show=False, size=None)
     yield w
-    w.jobs.shutdown()
-    w.engine.shutdown()
+    close_window(w)
 
 
 @pytest.fixture

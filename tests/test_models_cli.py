@@ -119,24 +119,22 @@ def test_shipped_catalogue_is_valid_and_honest():
     assert all(e.format == "tar.gz" and e.member for e in spade.values())
 
 
+_ENTRY = dict(id="a", name="A", kind="image2image", architecture="pix2pix", description="d",
+              url="http://h/x", license="l", file_name="x.pth")  # a valid catalogue entry
+
+
+def _one(**change) -> dict:
+    return {"format": 1, "models": [{**_ENTRY, **change}]}
+
+
 @pytest.mark.parametrize("data, message", [
     ([], "expected an object"),
     ({"format": 1, "models": [{"id": "x"}]}, "'name' must be a non-empty string"),
-    ({"format": 1, "models": [dict(id="a", name="A", kind="paint", architecture="spade",
-                                   description="d", url="http://h/x", license="l",
-                                   file_name="x.pth")]}, "kind must be one of"),
-    ({"format": 1, "models": [dict(id="a", name="A", kind="image2image", architecture="pix2pix",
-                                   description="d", url="file:///etc/passwd", license="l",
-                                   file_name="x.pth")]}, "must be an http"),
-    ({"format": 1, "models": [dict(id="a", name="A", kind="image2image", architecture="pix2pix",
-                                   description="d", url="http://h/x", license="l",
-                                   file_name="x.pth", sha256="abc")]}, "64 lower-case hex"),
-    ({"format": 1, "models": [dict(id="a", name="A", kind="image2image", architecture="pix2pix",
-                                   description="d", url="http://h/x", license="l",
-                                   file_name="../x.pth")]}, "plain file name"),
-    ({"format": 1, "models": [dict(id="a", name="A", kind="image2image", architecture="pix2pix",
-                                   description="d", url="http://h/x", license="l",
-                                   file_name="x.tar", format="tar")]}, "needs \"member\""),
+    (_one(kind="paint", architecture="spade"), "kind must be one of"),
+    (_one(url="file:///etc/passwd"), "must be an http"),
+    (_one(sha256="abc"), "64 lower-case hex"),
+    (_one(file_name="../x.pth"), "plain file name"),
+    (_one(file_name="x.tar", format="tar"), "needs \"member\""),
 ])
 def test_malformed_catalogue_is_refused(data, message):
     with pytest.raises(CatalogueError, match=message):

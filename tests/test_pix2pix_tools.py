@@ -14,6 +14,8 @@ from models.bundle import ModelBundle
 from models.errors import InputError
 from models.modelfile import save_model_file
 
+from app_window import close_window, open_window, wait_job
+
 UNET = dict(netG="unet", num_downs=5, ngf=4, norm="batch", use_dropout=True)  # grid 32
 
 
@@ -46,20 +48,13 @@ def models_dir(tmp_path):
 @pytest.fixture
 def window(qtbot, tmp_path, models_dir, monkeypatch):
     from gauapp import fileactions
-    from gauapp.mainwindow import MainWindow
-    from gauapp.settings import AppSettings
 
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
     monkeypatch.setattr("gauapp.modelstore.bundled_models_dir", lambda: tmp_path / "none")
-    settings = AppSettings(models_folder=str(models_dir), autosave_minutes=0, live_default=False,
-                           device="cpu")
-    w = MainWindow(settings=settings, settings_path=tmp_path / "settings.json",
-                   autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(w)
+    w = open_window(qtbot, tmp_path, models_dir, show=False, size=None)
     w.set_session(w.session.__class__(_small_document()))
     yield w
-    w.jobs.shutdown()
-    w.engine.shutdown()
+    close_window(w)
 
 
 def _small_document():
@@ -71,8 +66,7 @@ def _small_document():
 
 def _wait(qtbot, job):
     assert job is not None
-    with qtbot.waitSignal(job.ended, timeout=30000):
-        pass
+    wait_job(qtbot, job, timeout=30000)
     assert job.state == "finished", job.error
 
 

@@ -8,6 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from app_window import close_window, open_window, wait_job
+
 pytest.importorskip("training.consingan")
 
 # Custom preset: 2 stages, a handful of iterations, tiny networks.
@@ -20,8 +22,6 @@ QUICK = dict(Dsteps=1, Gsteps=1)
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     from gauapp import fileactions
-    from gauapp.mainwindow import MainWindow
-    from gauapp.settings import AppSettings
 
     data = tmp_path / "data"
     monkeypatch.setattr("platformdirs.user_data_dir",
@@ -29,10 +29,7 @@ def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
     monkeypatch.setattr("gauapp.modelstore.bundled_models_dir", lambda: tmp_path / "none")
     models = data / "gauapp" / "models"
-    w = MainWindow(settings=AppSettings(models_folder=str(models), autosave_minutes=0,
-                                        live_default=False, device="cpu"),
-                   settings_path=tmp_path / "settings.json", autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(w)
+    w = open_window(qtbot, tmp_path, models, show=False, size=None)
     rng = np.random.default_rng(0)
     image = np.zeros((24, 32, 3), np.uint8)
     image[:12] = (60, 120, 220)
@@ -40,8 +37,7 @@ def window(qtbot, tmp_path, monkeypatch):
     w.session.generated = np.clip(image + rng.integers(0, 30, image.shape), 0, 255).astype(
         np.uint8)
     yield w
-    w.jobs.shutdown()
-    w.engine.shutdown()
+    close_window(w)
 
 
 def _dialog(window, monkeypatch):
@@ -105,8 +101,7 @@ def test_trains_to_the_end_without_blocking_and_installs(qtbot, window, monkeypa
     job = d.start()
     assert job is not None and not d.start_button.isEnabled()
     job.progress.connect(lambda p: seen.append(p))
-    with qtbot.waitSignal(job.ended, timeout=120000):
-        pass
+    wait_job(qtbot, job, timeout=120000)
     elapsed = time.perf_counter() - start
     ticker.timer.stop()
     assert job.state == "finished", (job.error, d.status.text())
@@ -136,8 +131,7 @@ def test_trains_to_the_end_without_blocking_and_installs(qtbot, window, monkeypa
 
     n = len(window.document.layers)
     sample_job = sample_as_layer(window, entry.path, entry.name)
-    with qtbot.waitSignal(sample_job.ended, timeout=30000):
-        pass
+    wait_job(qtbot, sample_job, timeout=30000)
     assert sample_job.state == "finished", sample_job.error
     assert window.document.layers[-1].rgba.shape[:2] == (24, 32)
     window.session.undo.undo()
@@ -165,8 +159,7 @@ def test_stop_keeps_the_checkpoint_and_resume_finishes(qtbot, window, monkeypatc
     first = []
     job = d.resume()
     job.progress.connect(lambda p: first.append(p.stage * p.iterations_per_stage + p.iteration))
-    with qtbot.waitSignal(job.ended, timeout=120000):
-        pass
+    wait_job(qtbot, job, timeout=120000)
     assert job.state == "finished", (job.error, d.status.text())
     assert first and min(first) >= runs[0].completed_iterations - 1  # went on, not restarted
     assert [e.name for e in ModelLibrary(window.settings.models_folder).entries()] == \
@@ -184,8 +177,7 @@ def test_a_failed_start_says_why_and_leaves_nothing_behind(qtbot, window):
     d.source_generated.setChecked(True)
     d.preset.setCurrentIndex(d.preset.findData("fast"))
     job = d.start()
-    with qtbot.waitSignal(job.ended, timeout=30000):
-        pass
+    wait_job(qtbot, job, timeout=30000)
     assert job.state == "failed" and "min_size" in d.status.text(), d.status.text()
     assert not any(train_job.training_root().iterdir())
     assert d.start_button.isEnabled()

@@ -391,10 +391,9 @@ def test_travel_checkpoint_is_small_and_resumes(tmp_path):
     packed = saved["modules"]["G"]["up_3.norm_0.mlp_shared.0.weight"]  # at full resolution
     assert packed["columns"].tolist() == [0, 1, 2, 40]  # the classes used + the edge channel
 
-    resumed = make()
-    result = run(resumed, Tiny(_label_sample), _opts(tmp_path / "b", 6, ema=0.9, travel=True,
-                                                       resume="auto"))
-    assert result.step == 6
+    resumed = make()  # a run without --travel resumes from it too
+    result = run(resumed, Tiny(_label_sample), _opts(tmp_path / "b", 6, ema=0.9, resume="auto"))
+    assert result.step == 6 and "optimizers" in torch.load(result.checkpoint, weights_only=True)
     for name in ("G", "D"):  # weights (power-iteration vectors of a tiny net wander more)
         a = dict(straight.modules[name].named_parameters())
         b = dict(resumed.modules[name].named_parameters())
@@ -405,5 +404,5 @@ def test_travel_checkpoint_is_small_and_resumes(tmp_path):
                        resumed.modules["G"].state_dict()[mlp][:, 3:40])
 
     with pytest.raises(TrainingError, match="other initial weights"):
-        run(make(), Tiny(_label_sample), _opts(tmp_path / "b", 7, travel=True, seed=1,
-                                                resume="auto"))
+        run(make(), Tiny(_label_sample), _opts(tmp_path / "c", 7, travel=True, seed=1,
+                                                resume=small.checkpoint))

@@ -188,7 +188,9 @@ class _Run:
         seed_everything(opt.seed)
         if not trainer.modules:
             trainer.build(trainer.options)
-        self.initial = travel.initial_snapshot(trainer)  # for travel checkpoints
+        # the initial weights, which travel checkpoints leave out (a copy of every weight: only
+        # taken when needed)
+        self.initial = travel.initial_snapshot(trainer) if opt.travel else None
         if self.ctx.rank:  # same initial weights (DDP broadcasts them too), other dropout masks
             seed_everything(opt.seed + 7919 * self.ctx.rank)
         runtime = Runtime(device=self.device, amp=amp, rank=self.ctx.rank,
@@ -217,6 +219,8 @@ class _Run:
                             "--continue_train)", self.out_dir)
             return
         saved = ckpt.load_checkpoint(path)
+        if saved.get("travel") and self.initial is None:  # still freshly built here
+            self.initial = travel.initial_snapshot(self.trainer)
         ckpt.apply_checkpoint(self.trainer, saved, self.initial)
         self.step, self.epoch, self.position = (int(saved["step"]), int(saved["epoch"]),
                                                 int(saved["position"]))
