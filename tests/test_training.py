@@ -406,3 +406,63 @@ def test_travel_checkpoint_is_small_and_resumes(tmp_path):
     with pytest.raises(TrainingError, match="other initial weights"):
         run(make(), Tiny(_label_sample), _opts(tmp_path / "c", 7, travel=True, seed=1,
                                                 resume=small.checkpoint))
+
+
+def _curriculum_config(tmp_path: Path, parts: str) -> Path:
+    _write_paired(tmp_path / "data")
+    config = tmp_path / "c.toml"
+    config.write_text(f'dataroot = "{tmp_path / "data"}"\nlabelset = "landscape"\n'
+                      f'no_instance = true\nngf = 4\nndf = 4\nnum_D = 1\ncrop_size = {SIZE}\n'
+                      f'load_size = {SIZE}\nbatchSize = 2\nsteps = 2\ndisplay_freq = 0\n'
+                      f'keep_checkpoints = 0\ncheckpoints_dir = "{tmp_path / "ck"}"\n'
+                      f'name = "cur"\n' + parts)
+    return config
+
+
+def test_cli_curriculum_continues_the_run_with_larger_crops(tmp_path, capsys):
+    config = _curriculum_config(tmp_path, "[[curriculum]]\nsteps = 4\ncrop_size = 64\n"
+                                          "load_size = 64\nbatchSize = 1\n")
+    assert cli_main(["spade", "--config", str(config)]) == 0
+    run_dir = tmp_path / "ck" / "cur"
+    assert [s for s, _ in list_checkpoints(run_dir)] == [2, 4]
+    bundle = load_model_file(run_dir / "model.safetensors")
+    assert bundle.provenance["steps"] == 4 and bundle.options["crop_size"] == 64
+    curriculum = bundle.state
+
+    # the same as training the first part, then resuming by hand with the part's options
+    plain = _curriculum_config(tmp_path / "by_hand", "")
+    assert cli_main(["spade", "--config", str(plain)]) == 0
+    assert cli_main(["spade", "--config", str(plain), "--continue_train", "--steps", "4",
+                     "--crop_size", "64", "--load_size", "64", "--batchSize", "1"]) == 0
+    by_hand = load_model_file(tmp_path / "by_hand" / "ck" / "cur" / "model.safetensors")
+    for key, value in by_hand.state.items():
+        assert torch.equal(value, curriculum[key]), key
+
+    # a finished curriculum continued: nothing left to train, same model
+    assert cli_main(["spade", "--config", str(config), "--continue_train"]) == 0
+    assert [s for s, _ in list_checkpoints(run_dir)] == [2, 4]
+    assert "done at step 4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("parts, args, fragment", [
+    ("[[curriculum]]\nsteps = 4\nngf = 8\n", [], "curriculum part 1 sets ngf"),
+    ("[[curriculum]]\nsteps = 2\n", [], "beyond the step the part before ends at (2)"),
+    ("[[curriculum]]\nsteps = 4\ncrop_size = 64\n", ["--crop_size", "64"],
+     "--crop_size is set by the config's curriculum"),
+    ("curriculum = 3\n", [], "'curriculum' must be a list of tables"),
+])
+def test_cli_curriculum_errors(tmp_path, capsys, parts, args, fragment):
+    config = _curriculum_config(tmp_path, parts)
+    assert cli_main(["spade", "--config", str(config), *args]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, name", [("spade", "landscape"), ("pix2pix", "colorization")])
+def test_shipped_recipes_read(command, name):
+    from training.cli_train import read_config, read_curriculum
+
+    path = Path(__file__).resolve().parents[1] / "resources" / "recipes" / f"{name}.toml"
+    options = read_config(command, path)
+    assert options["dataroot"] and options["license"]
+    for part in read_curriculum(command, path):
+        assert part["steps"] > options["steps"]

@@ -251,16 +251,21 @@ def _check_config_value(command: str, o: Opt, value: Any) -> Any:
     return value
 
 
-def read_config(command: str, path: Path) -> dict[str, Any]:
-    """Option values from a TOML file: top-level keys, or a ``[<command>]`` table."""
+# Options a curriculum part may change: what the network sees and how long, never its shape.
+CURRICULUM_KEYS = ("steps", "crop_size", "load_size", "scale_augment", "preprocess_mode",
+                   "no_flip", "batchSize", "save_latest_freq", "display_freq")
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TrainingError(f"{path}: no such config file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise TrainingError(f"{path}: not a valid TOML file ({exc})") from None
-    if isinstance(data.get(command), dict):
-        data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **data[command]}
+
+
+def _check_values(command: str, path: Path, data: dict[str, Any]) -> dict[str, Any]:
     specs = {o.name: o for o in COMMANDS[command][0]()}
     out = {}
     for key, value in data.items():
@@ -270,10 +275,46 @@ def read_config(command: str, path: Path) -> dict[str, Any]:
     return out
 
 
-def collect(command: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Config file, then command-line flags, split into the model / data / run / meta groups."""
+def read_config(command: str, path: Path) -> dict[str, Any]:
+    """Option values from a TOML file: top-level keys, or a ``[<command>]`` table (the
+    ``[[curriculum]]`` parts are read by ``read_curriculum``)."""
+    data = _load_toml(path)
+    if isinstance(data.get(command), dict):
+        data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **data[command]}
+    data.pop("curriculum", None)
+    return _check_values(command, path, data)
+
+
+def read_curriculum(command: str, path: Path) -> list[dict[str, Any]]:
+    """The ``[[curriculum]]`` parts of a config: each continues the run until its own
+    ``steps`` with some data and run options changed (e.g. larger crops once the classes'
+    colours are learnt), resuming from the checkpoint the part before ended with."""
+    parts = _load_toml(path).get("curriculum", [])
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise TrainingError(f"{path}: 'curriculum' must be a list of tables ([[curriculum]])")
+    out, last = [], read_config(command, path).get("steps")
+    for n, part in enumerate(parts, 1):
+        wrong = sorted(set(part) - set(CURRICULUM_KEYS))
+        if wrong:
+            raise TrainingError(f"{path}: curriculum part {n} sets {', '.join(wrong)}; a part may "
+                                f"only set {', '.join(CURRICULUM_KEYS)}")
+        steps = part.get("steps")
+        if not isinstance(steps, int) or isinstance(steps, bool) or last is None \
+                or steps <= last:
+            raise TrainingError(f"{path}: curriculum part {n} needs steps (a whole number) beyond "
+                                f"the step the part before ends at ({last})")
+        out.append(_check_values(command, path, part))
+        last = steps
+    return out
+
+
+def collect(command: str, args: argparse.Namespace,
+            part: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Config file, then a curriculum ``part``, then command-line flags, split into the model /
+    data / run / meta groups."""
     given = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     values = read_config(command, args.config) if getattr(args, "config", None) else {}
+    values.update(part or {})
     values.update(given)
     groups: dict[str, dict[str, Any]] = {"model": {}, "data": {}, "run": {}, "meta": {}}
     official = COMMANDS[command][2]
@@ -285,10 +326,32 @@ def collect(command: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]
 
 
 def run_command(command: str, args: argparse.Namespace) -> int:
+    config = getattr(args, "config", None)
+    curriculum = read_curriculum(command, config) if config else []
+    clash = sorted({k for part in curriculum for k in part} & set(vars(args)))
+    if clash:
+        raise TrainingError(f"--{clash[0]} is set by the config's curriculum parts; change it "
+                            "there, not on the command line")
+    result = _run_part(command, collect(command, args))
+    for part in curriculum:
+        if result.interrupted:
+            break
+        g = collect(command, args, part)
+        # go on from the checkpoint the part before ended with (the newest one when that part
+        # had nothing left to train, on --continue_train)
+        g["run"]["resume"] = str(result.checkpoint) if result.checkpoint else "auto"
+        result = _run_part(command, g)
+    if result.model_file is not None:
+        state = "interrupted" if result.interrupted else "done"
+        print(f"{state} at step {result.step}: model {result.model_file}, checkpoint "
+              f"{result.checkpoint}")
+    return 130 if result.interrupted else 0
+
+
+def _run_part(command: str, g: dict[str, dict[str, Any]]):
     from .data import build_dataset
     from .loop import RunOptions, run
 
-    g = collect(command, args)
     meta, model, data, run_opts = g["meta"], g["model"], g["data"], g["run"]
     if not meta.get("dataroot"):
         raise TrainingError("give --dataroot (or dataroot in the config file)")
@@ -310,12 +373,7 @@ def run_command(command: str, args: argparse.Namespace) -> int:
         opts.resume = "auto"
     if opts.steps is None:
         opts.epochs = int(trainer.options["niter"]) + int(trainer.options["niter_decay"])
-    result = run(trainer, dataset, opts)
-    if result.model_file is not None:
-        state = "interrupted" if result.interrupted else "done"
-        print(f"{state} at step {result.step}: model {result.model_file}, checkpoint "
-              f"{result.checkpoint}")
-    return 130 if result.interrupted else 0
+    return run(trainer, dataset, opts)
 
 
 def make_trainer(command: str, options: dict[str, Any]):
