@@ -139,7 +139,10 @@ def main() -> None:
     candidates = [("shipped model", bundle), ("untrained network, same shape",
                                                 untrained_like(bundle))]
     if args.halfway:
-        candidates.insert(1, ("halfway through training", import_model(args.halfway)))
+        earlier = import_model(args.halfway)
+        step = earlier.provenance.get("step")
+        candidates.insert(1, (f"earlier in training (step {step})" if step else
+                              "earlier in training", earlier))
     lines = ["| model | SWD ×1e3 (mean over pyramid levels) |", "| --- | --- |"]
     for name, b in candidates:
         imgs = gen256 if b is bundle else render(b, maps256, 256)
