@@ -35,6 +35,5 @@ def close_window(window) -> None:
 def wait_job(qtbot, job, timeout: int = 120_000):
     """``job`` once it has ended (at once if it already has)."""
     if job.is_running:
-        with qtbot.waitSignal(job.ended, timeout=timeout):
-            pass
+        qtbot.waitSignal(job.ended, timeout=timeout).wait()
     return job

@@ -275,10 +275,10 @@ def _check_values(command: str, path: Path, data: dict[str, Any]) -> dict[str, A
     return out
 
 
-def read_config(command: str, path: Path) -> dict[str, Any]:
-    """Option values from a TOML file: top-level keys, or a ``[<command>]`` table (the
-    ``[[curriculum]]`` parts are read by ``read_curriculum``)."""
-    data = _load_toml(path)
+def read_config(command: str, path: Path, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Option values from a TOML file (or its already parsed ``data``): top-level keys, or a
+    ``[<command>]`` table (the ``[[curriculum]]`` parts are read by ``read_curriculum``)."""
+    data = dict(_load_toml(path) if data is None else data)
     if isinstance(data.get(command), dict):
         data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **data[command]}
     data.pop("curriculum", None)
@@ -289,10 +289,11 @@ def read_curriculum(command: str, path: Path) -> list[dict[str, Any]]:
     """The ``[[curriculum]]`` parts of a config: each continues the run until its own
     ``steps`` with some data and run options changed (e.g. larger crops once the classes'
     colours are learnt), resuming from the checkpoint the part before ended with."""
-    parts = _load_toml(path).get("curriculum", [])
+    data = _load_toml(path)
+    parts = data.get("curriculum", [])
     if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
         raise TrainingError(f"{path}: 'curriculum' must be a list of tables ([[curriculum]])")
-    out, last = [], read_config(command, path).get("steps")
+    out, last = [], read_config(command, path, data).get("steps")
     for n, part in enumerate(parts, 1):
         wrong = sorted(set(part) - set(CURRICULUM_KEYS))
         if wrong:
