@@ -20,7 +20,7 @@ from models.labelsets import load_labelset
 
 from . import colorize_action, fileactions
 from . import edit_actions, pix2pix_tools, train_dialog
-from . import model_manager
+from . import label_translation, model_manager
 from .autosave import Autosaver
 from .canvas import CanvasView, ViewTransform, rgb_qimage, rgba_qimage
 from .engine import Engine
@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         train_dialog.install(self)
         edit_actions.install(self)  # select/move tools, copy/paste, Harmonize, gallery
         model_manager.install(self)  # Models → Model manager…
+        label_translation.install(self)  # Edit → Translate classes to the model…
         self.autosaver = Autosaver(self._autosave, self._is_modified,
                                    lambda: str(self.session.path or "") if self.session else "",
                                    folder=autosave_dir, minutes=self.settings.autosave_minutes,
@@ -152,10 +153,12 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.document.changed.disconnect(self._doc_changed)
             self.session.document.modified_changed.disconnect(self._update_title)
+            self.session.document.labelset_changed.disconnect(self._labelset_changed)
         self.session = session
         doc = session.document
         doc.changed.connect(self._doc_changed)
         doc.modified_changed.connect(self._update_title)
+        doc.labelset_changed.connect(self._labelset_changed)
         self.tool_ctx.document = doc
         self.transform.set_canvas_size(doc.width, doc.height)
         self.paint_view.set_image(rgba_qimage(session.display.rgba))
@@ -168,7 +171,12 @@ class MainWindow(QMainWindow):
         self.palette.set_labelset(doc.labelset)
         QTimer.singleShot(0, self.fit_view)
         self._update_title()
+        label_translation.refresh(self, offer=True)
         self.scheduler.notify_changed()
+
+    def _labelset_changed(self, labelset) -> None:
+        """A translation (or its undo) gave the document another label set."""
+        label_translation.follow_document(self, labelset)
 
     def _push(self, change) -> None:
         self.session.undo.push_change(change)
@@ -183,7 +191,7 @@ class MainWindow(QMainWindow):
 
     def _snapshot(self):
         doc = self.document
-        if doc is None:
+        if doc is None or self.pending_translation is not None:  # ids the model would misread
             return -1, None
         return doc.label_revision, doc.composite_labels()
 
@@ -221,6 +229,7 @@ class MainWindow(QMainWindow):
                                      why or "This model has no style encoder")
         if self.session is not None and self.document.labelset is None:
             self.palette.set_labelset(self.labelset)
+        label_translation.refresh(self, offer=self.session is not None)
         self.scheduler.notify_changed()
 
     def _apply_engine_settings(self) -> None:

@@ -201,6 +201,14 @@ class PaletteDock(QDockWidget):
         self._rebuild()
         self._refresh_recent()
 
+    def set_picks(self, current: int | None, recent: list[int]) -> None:
+        """The current class and Recent (most recent first), e.g. carried into a new label
+        set; ids the shown set lacks are dropped."""
+        self._recent = [i for i in dict.fromkeys(recent) if i in self._shown][:MAX_RECENT]
+        if current is not None and current in self._shown:
+            self._select(current, commit=True)
+        self._refresh_recent()
+
     def current_class(self) -> int | None:
         return self._current
 

@@ -15,8 +15,8 @@ from models.labelsets import LabelSet
 
 from .errors import DocumentError, LayerLockedError
 from .events import Signal
-from .history import (Change, InsertLayer, MergeDown, MoveLayer, PixelPatch, RemoveLayer,
-                      ReplaceLayer, SetBackground, SetLayerProps)
+from .history import (Change, Compound, InsertLayer, MergeDown, MoveLayer, PixelPatch,
+                      RemoveLayer, ReplaceLayer, SetBackground, SetLabelSet, SetLayerProps)
 from .layers import (LABEL_DTYPE, TRANSPARENT, ImageLayer, LabelIds, LabelLayer, Layer,
                      Region, as_rgba, check_opacity, clip_window, composite_images,
                      pseudo_colors, new_uid)
@@ -55,6 +55,7 @@ class Document:
         self.layers_changed = Signal()    # (): the stack or a layer's properties changed
         self.active_changed = Signal()    # (uid | None)
         self.modified_changed = Signal()  # (bool)
+        self.labelset_changed = Signal()  # (LabelSet | None)
 
     @classmethod
     def from_layers(cls, width: int, height: int, layers: list[Layer],
@@ -260,6 +261,26 @@ class Document:
         return None if value == self._background else self.apply(
             SetBackground(self._background, value))
 
+    def translate_labels(self, translation) -> Change:
+        """Every label layer and the background class in the ids of ``translation.target``
+        (``models.labeltranslate``), which becomes the document's label set: one undo step.
+        Locked layers are translated too: their classes keep their meaning."""
+        if translation.source != self._labelset:
+            raise DocumentError(f"the translation is from label set {translation.source.name!r}"
+                                f", the document uses {getattr(self._labelset, 'name', None)!r}")
+        changes: list[Change] = []
+        for layer in self._layers:
+            if isinstance(layer, LabelLayer):
+                new = LabelLayer(layer.uid, layer.name, translation.apply(layer.data),
+                                 layer.visible, layer.locked)
+                changes.append(ReplaceLayer(layer, new, "Translate classes"))
+        background = self._background
+        if background is not None:
+            background = int(translation.apply(np.array([background]))[0])
+        changes.append(SetBackground(self._background, background))
+        changes.append(SetLabelSet(self._labelset, translation.target))
+        return self.apply(Compound(changes, f"Classes → {translation.target.name}"))
+
     def merge_down(self, uid: int) -> Change:
         """Merges a layer into the one below it, which stays (the upper one goes).
 
@@ -448,6 +469,13 @@ class Document:
         if uid != self._active:
             self._active = uid
             self.active_changed.emit(uid)
+
+    def _set_labelset(self, labelset: LabelSet | None) -> None:
+        self._labelset, self._ids = labelset, LabelIds(labelset)
+        self._label_revision += 1
+        self.labelset_changed.emit(labelset)
+        self.layers_changed.emit()  # thumbnails take the new colours
+        self.changed.emit(None)
 
     def _set_background(self, value: int | None) -> None:
         self._background = value

@@ -235,6 +235,20 @@ class SetBackground(Change):
         doc._set_background(self.before)
 
 
+class SetLabelSet(Change):
+    """The document's label set (the layers' ids are changed by the ReplaceLayer changes
+    beside it in one Compound)."""
+
+    def __init__(self, before, after, description: str = "Label set") -> None:
+        self.before, self.after, self.description = before, after, description
+
+    def apply(self, doc: "Document") -> None:
+        doc._set_labelset(self.after)
+
+    def revert(self, doc: "Document") -> None:
+        doc._set_labelset(self.before)
+
+
 class Compound(Change):
     """Several changes as one undo step: applied in order, reverted in reverse order."""
 
