@@ -95,6 +95,17 @@ def test_document_translation_is_one_undo_step():
     assert np.array_equal(doc.composite_labels(), after)
 
 
+def test_translated_project_reopens_in_the_new_label_set(tmp_path):
+    from gauapp.document.ora import load_ora, save_ora
+    doc = Document(32, 24, LANDSCAPE)
+    doc.add_label_layer("sea", np.full((24, 32), LANDSCAPE.by_name("sea").id, np.int16))
+    doc.translate_labels(translation(LANDSCAPE, ADE))
+    save_ora(doc, tmp_path / "p.ora")
+    loaded = load_ora(tmp_path / "p.ora").document
+    assert loaded.labelset.name == "ade20k"
+    assert np.array_equal(loaded.composite_labels(), doc.composite_labels())
+
+
 def test_document_refuses_a_translation_from_another_set():
     from gauapp.document.errors import DocumentError
     doc = Document(32, 32, ADE)
