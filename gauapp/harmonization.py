@@ -266,22 +266,35 @@ def keep_detail(naive: np.ndarray, raw) -> np.ndarray:
     return out[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
 
 
+def frame_mask(task: HarmonizeTask) -> np.ndarray:
+    """The official soft mask (the pasted alpha dilated by the mode's disk, blurred, normalised)
+    made at the frame's own resolution, as uint8 alpha. The model's mask, upscaled from its
+    <= 250 px, would spread its ring of regenerated background over e.g. 45 px of a 1024 px
+    painting: a visible glow round the object."""
+    from models.consingan.masks import DILATION_RADIUS, soft_mask
+
+    fh, fw = task.naive.shape[:2]
+    soft = soft_mask(task.mask, (fh, fw), None, DILATION_RADIUS[task.mode])
+    return np.clip(np.rint(soft[0, 0].numpy() * 255.0), 0, 255).astype(np.uint8)
+
+
 def result_patch(task: HarmonizeTask, raw, soft, detail: bool = True) -> Clip:
     """The new layer's pixels and canvas position from the model's raw output and soft mask
-    (``1x3xhxw`` tensors at the model's resolution) at the frame's size — with ``detail`` the
-    naive composite's full-resolution detail is kept (``keep_detail``), else the output is
-    simply upscaled —, alpha = mask, cropped to where the mask is non-zero."""
+    (``1x3xhxw`` tensors at the model's resolution) at the frame's size, cropped to where the
+    mask is non-zero. With ``detail`` the naive composite's full-resolution detail is kept
+    (``keep_detail``) and the alpha is the official mask made at the frame's resolution
+    (``frame_mask``); without, the output and its mask are simply upscaled."""
     from models.devices import to_uint8_image
 
     fh, fw = task.naive.shape[:2]
     if detail:
-        up = keep_detail(task.naive, raw)
+        up, alpha = keep_detail(task.naive, raw), frame_mask(task)
     else:
         rgb = to_uint8_image(raw)[0]
         up = np.asarray(Image.fromarray(rgb).resize((fw, fh), Image.BICUBIC))
-    m = soft[0, 0].detach().float().cpu().numpy().astype(np.float32)
-    m_up = np.asarray(Image.fromarray(m, "F").resize((fw, fh), Image.BILINEAR))
-    alpha = np.clip(np.rint(np.clip(m_up, 0.0, 1.0) * 255.0), 0, 255).astype(np.uint8)
+        m = soft[0, 0].detach().float().cpu().numpy().astype(np.float32)
+        m_up = np.asarray(Image.fromarray(m, "F").resize((fw, fh), Image.BILINEAR))
+        alpha = np.clip(np.rint(np.clip(m_up, 0.0, 1.0) * 255.0), 0, 255).astype(np.uint8)
     box = mask_bounds(alpha > 0)
     if box is None:
         raise HarmonizeError("the model's mask is empty at the painting's size")

@@ -376,3 +376,25 @@ def test_keep_detail_adds_the_models_change_at_full_resolution():
     out = keep_detail(naive, warmer).astype(int)
     shift = (out - naive.astype(int)).reshape(-1, 3).mean(0)
     assert abs(shift[0] - 25.5) < 1 and abs(shift[1]) < 1 and abs(shift[2] + 25.5) < 1
+
+
+def test_the_result_mask_is_made_at_the_paintings_resolution():
+    """A 400 px frame and a model working at 40 px: the alpha ring round the object is the
+    official dilation (7 px) and blur (sigma 5, to 20 px) in the painting's pixels, not the
+    model's ring upscaled tenfold."""
+    from gauapp.harmonization import HarmonizeTask, result_patch
+
+    h = w = 400
+    mask = np.zeros((h, w), np.uint8)
+    mask[150:250, 150:250] = 255
+    naive = np.full((h, w, 3), 128, np.uint8)
+    task = HarmonizeTask("harmonization", 1, "pasted", "k", "bg", naive, naive, mask, (10, 20))
+    raw = torch.zeros(1, 3, 40, 40)
+    soft = torch.ones(1, 3, 40, 40)  # what the upscaled model mask would be: everywhere
+    clip = result_patch(task, raw, soft)
+    alpha = np.zeros((h, w), np.uint8)
+    y0, x0 = clip.y - 20, clip.x - 10
+    alpha[y0:y0 + clip.rgba.shape[0], x0:x0 + clip.rgba.shape[1]] = clip.rgba[..., 3]
+    assert (alpha[160:240, 160:240] == 255).all() and (alpha[150:250, 150:250] > 200).all()
+    assert alpha[200, 150 - 7] > 100 and alpha[200, 150 - 7 - 21] == 0
+    assert clip.rgba.shape[0] <= 100 + 2 * (7 + 20)
