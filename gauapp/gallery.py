@@ -123,6 +123,9 @@ class GalleryDialog(QDialog):
             self.model_combo.addItem(info.name, str(info.path))
         if self.model_combo.count() == 0:
             self.status.setText("No generation model yet: Models → Train on one image…")
+        else:
+            self.status.setText("Generate draws the samples; double-click one to add it as a "
+                                "layer")
 
     def set_model(self, path: str | Path) -> None:
         path = str(path)
