@@ -107,8 +107,8 @@ def ask_to_translate(window) -> None:
 
 def translate(window, tr: LabelTranslation) -> None:
     """Apply ``tr`` to the open document (one undo step), if it still applies."""
-    doc = window.document
-    if doc is None or doc.labelset != tr.source:
-        return
+    doc, now = window.document, needed_translation(window)
+    if doc is None or now is None or (now.source, now.target) != (tr.source, tr.target):
+        return  # an answer to a question the model or painting has since changed
     window._push(doc.translate_labels(tr))
     window.statusBar().showMessage(f"The painting now uses the {tr.target.name} classes", 5000)

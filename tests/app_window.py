@@ -37,3 +37,15 @@ def wait_job(qtbot, job, timeout: int = 120_000):
     if job.is_running:
         qtbot.waitSignal(job.ended, timeout=timeout).wait()
     return job
+
+
+def reference_model_folder(tmp_path_factory, reference_weights, case: str, name: str) -> Path:
+    """A models folder holding the reference SPADE ``case`` (e.g. "spade/coco_ngf16") as our
+    model file ``name``.safetensors."""
+    from models.importers import import_model
+    from models.modelfile import save_model_file
+
+    folder = tmp_path_factory.mktemp("models")
+    save_model_file(import_model(reference_weights(case) / "latest_net_G.pth"),
+                    folder / f"{name}.safetensors")
+    return folder

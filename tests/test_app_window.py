@@ -11,19 +11,14 @@ from gauapp.document import painting
 from gauapp.document.layers import TRANSPARENT
 from gauapp.scripted import drag, paint_landscape
 
-from app_window import close_window, open_window
+from app_window import close_window, open_window, reference_model_folder
 
 
 @pytest.fixture(scope="session")
 def coco_model_dir(tmp_path_factory, reference_weights):
     """A models folder holding the reference COCO-Stuff SPADE (ngf 16) as our model file."""
-    from models.importers import import_model
-    from models.modelfile import save_model_file
-
-    folder = tmp_path_factory.mktemp("models")
-    bundle = import_model(reference_weights("spade/coco_ngf16") / "latest_net_G.pth")
-    save_model_file(bundle, folder / "coco-reference.safetensors")
-    return folder
+    return reference_model_folder(tmp_path_factory, reference_weights, "spade/coco_ngf16",
+                                  "coco-reference")
 
 
 def make_window(qtbot, tmp_path, models_folder, live=False):

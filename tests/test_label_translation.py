@@ -117,13 +117,10 @@ def test_document_refuses_a_translation_from_another_set():
 @pytest.fixture(scope="module")
 def ade_model_dir(tmp_path_factory, reference_weights):
     """A models folder holding the reference ADE20K SPADE (ngf 16) as our model file."""
-    from models.importers import import_model
-    from models.modelfile import save_model_file
+    from app_window import reference_model_folder
 
-    folder = tmp_path_factory.mktemp("models")
-    bundle = import_model(reference_weights("spade/ade20k_ngf16") / "latest_net_G.pth")
-    save_model_file(bundle, folder / "ade-reference.safetensors")
-    return folder
+    return reference_model_folder(tmp_path_factory, reference_weights, "spade/ade20k_ngf16",
+                                  "ade-reference")
 
 
 def test_window_offers_translation_and_renders_only_translated_paintings(
@@ -159,6 +156,15 @@ def test_window_offers_translation_and_renders_only_translated_paintings(
         assert box.isVisible() and "sky-other → sky" in box.informativeText()
         box.button(QMessageBox.No).click()  # keep as it is: nothing changes
         assert window.document.labelset.name == "landscape"
+        landscape_model = next(
+            m for m in list_models(str(ade_model_dir)) if m.labelset == "landscape")
+        window.translate_action.trigger()
+        stale = window.translate_question
+        window.set_model(landscape_model)  # the question no longer applies
+        assert window.pending_translation is None
+        stale.button(QMessageBox.Yes).click()
+        assert window.document.labelset.name == "landscape"
+        window.set_model(ade)
         window.palette.set_current_class(LANDSCAPE.by_name("clouds").id)
         window.translate_action.trigger()
         window.translate_question.button(QMessageBox.Yes).click()
