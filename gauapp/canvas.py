@@ -123,8 +123,13 @@ class CanvasView(QWidget):
         p.save()
         p.setBrushOrigin(0, 0)
         p.resetTransform()
-        p.setClipRect(self.transform.to_widget(self).mapRect(canvas_rect))
-        p.fillRect(self.rect(), self._checker)
+        frame = self.transform.to_widget(self).mapRect(canvas_rect)
+        if self.image is not None:  # transparency shows as a checkerboard
+            p.setClipRect(frame)
+            p.fillRect(self.rect(), self._checker)
+        else:  # no image yet: the frame only, so that the placeholder text stays readable
+            p.setPen(QPen(QColor(110, 110, 118), 0, Qt.DashLine))
+            p.drawRect(frame.adjusted(0, 0, -1, -1))
         p.restore()
         smooth = self.transform.zoom < 1
         p.setRenderHint(QPainter.SmoothPixmapTransform, smooth)

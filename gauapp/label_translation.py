@@ -43,20 +43,19 @@ def needed_translation(window) -> LabelTranslation | None:
 def refresh(window, offer: bool = False) -> None:
     """Re-check after the model or the document's label set changed; with ``offer``, ask the
     user (non-blocking) whether to translate."""
-    before = window.pending_translation
     window.pending_translation = tr = needed_translation(window)
     window.translate_action.setEnabled(tr is not None)
     if tr is not None:
         window.result_view.set_image(None)
-        window.result_view.placeholder = (
-            f"The painting uses the {tr.source.name} classes; {window.model.name} paints "
+    window.update_result_placeholder()
+    if tr is not None and offer:
+        ask_to_translate(window)
+
+
+def waiting_text(tr: LabelTranslation, model_name: str) -> str:
+    """What the result view says while the painting waits for a translation."""
+    return (f"The painting uses the {tr.source.name} classes; {model_name} paints "
             f"{tr.target.name} classes.\nEdit → Translate classes to the model converts it.")
-        window.result_view.update()
-        if offer:
-            ask_to_translate(window)
-    elif before is not None and window.model is not None:
-        window.result_view.placeholder = "Generating…"
-        window.result_view.update()
 
 
 def follow_document(window, labelset) -> None:

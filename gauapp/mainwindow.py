@@ -39,6 +39,8 @@ APP_NAME = "gauapp"
 NO_MODEL_TEXT = ("No model loaded.\n\nPaint anyway, and save your painting; to see it rendered, "
                  "choose a model in Models, or convert an official SPADE checkpoint with "
                  "`gauapp-train convert` and put the .safetensors file in your models folder.")
+NOTHING_PAINTED_TEXT = ("Nothing painted for the model yet.\n\nPick a class in Classes and paint "
+                        "on a label layer (Layer → New label layer adds one over an image).")
 
 
 class MainWindow(QMainWindow):
@@ -54,6 +56,7 @@ class MainWindow(QMainWindow):
         self.style_image: Path | None = None
         self.last_generation_s: float | None = None
         self._result_region_revision = -1
+        self._nothing_painted = False  # the document has no class for the model to render
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -171,6 +174,7 @@ class MainWindow(QMainWindow):
         self.palette.set_labelset(doc.labelset)
         QTimer.singleShot(0, self.fit_view)
         self._update_title()
+        self._check_painted()
         label_translation.refresh(self, offer=True)
         self.scheduler.notify_changed()
 
@@ -187,13 +191,51 @@ class MainWindow(QMainWindow):
             self.paint_view.update()
         else:
             self.paint_view.update_canvas_rect(*r)
+        if region is None or self._nothing_painted:  # strokes only matter for the first class
+            self._check_painted()
         self.scheduler.notify_changed()
 
     def _snapshot(self):
         doc = self.document
         if doc is None or self.pending_translation is not None:  # ids the model would misread
             return -1, None
+        if not self._check_painted():
+            return -1, None
         return doc.label_revision, doc.composite_labels()
+
+    def _check_painted(self) -> bool:
+        """Whether the document has a class for the model. A photo opened on its own has none:
+        the result view then says what to do, rather than rendering "unlabeled" everywhere,
+        and a result that stood for classes since erased or hidden is cleared."""
+        painted = self.document is None or self.document.has_label_content()
+        if painted == self._nothing_painted:  # it changed
+            self._nothing_painted = not painted
+            if not painted:
+                self.session.generated = None
+                self._show_result(None)
+            self.update_result_placeholder()
+        return painted
+
+    def update_result_placeholder(self) -> None:
+        """What the result view says while it has no image, the most pressing reason first."""
+        if self.model is None:
+            text = NO_MODEL_TEXT
+        elif self.pending_translation is not None:
+            text = label_translation.waiting_text(self.pending_translation, self.model.name)
+        elif self._nothing_painted:
+            text = NOTHING_PAINTED_TEXT
+        elif self.scheduler.enabled:
+            text = "Generating…"
+        else:
+            text = "Live generation is off: press Generate (Ctrl+Return)."
+        self.result_view.placeholder = text
+        self.result_view.update()
+
+    def _show_result(self, qimage) -> None:
+        self.result_view.set_image(qimage)
+        if self.split_slider.isVisible():
+            self.paint_view.split_image = qimage
+            self.paint_view.update()
 
     def _is_modified(self) -> bool:
         return bool(self.document is not None and self.document.modified)
@@ -217,7 +259,6 @@ class MainWindow(QMainWindow):
         self.engine.set_model(info.path if info is not None else None)
         name = info.name if info is not None else "no model"
         self.status_model.setText(f"Model: {name}")
-        self.result_view.placeholder = NO_MODEL_TEXT if info is None else "Generating…"
         uses_z = bool(info is not None and getattr(info, "uses_z", False))
         has_encoder = bool(info is not None and getattr(info, "has_encoder", False))
         why = "" if info is not None else "No model is loaded"
@@ -229,7 +270,7 @@ class MainWindow(QMainWindow):
                                      why or "This model has no style encoder")
         if self.session is not None and self.document.labelset is None:
             self.palette.set_labelset(self.labelset)
-        label_translation.refresh(self, offer=self.session is not None)
+        label_translation.refresh(self, offer=self.session is not None)  # and the placeholder
         self.scheduler.notify_changed()
 
     def _apply_engine_settings(self) -> None:
@@ -250,14 +291,12 @@ class MainWindow(QMainWindow):
         self.generate_now()
 
     def _on_result(self, request_id: int, image: np.ndarray, seconds: float) -> None:
-        self.session.generated = image
         self.last_generation_s = seconds
         self.status_time.setText(f"Generated in {seconds * 1000:.0f} ms")
-        qimage = rgb_qimage(image)
-        self.result_view.set_image(qimage)
-        if self.split_slider.isVisible():
-            self.paint_view.split_image = qimage
-            self.paint_view.update()
+        if self._nothing_painted or self.pending_translation is not None:
+            return  # asked for before the painting was emptied or the model changed
+        self.session.generated = image
+        self._show_result(rgb_qimage(image))
 
     def _on_failed(self, request_id: int, message: str) -> None:
         self.statusBar().showMessage(f"Generation failed: {message} (details in the log file)",
@@ -270,6 +309,7 @@ class MainWindow(QMainWindow):
 
     def set_live(self, on: bool) -> None:
         self.scheduler.set_enabled(on)
+        self.update_result_placeholder()
 
     # ----- tools and view ---------------------------------------------------------------------
     def _build_toolbar(self) -> None:

@@ -203,3 +203,45 @@ def test_import_image_adds_an_undoable_layer(qtbot, window, tmp_path):
     assert layer.name == "photo" and np.array_equal(layer.rgba[..., :3], pixels)
     window.session.undo.undo()
     assert len(window.document.layers) == before
+
+
+def test_an_image_without_classes_is_not_rendered_until_something_is_painted(qtbot, tmp_path,
+                                                                             coco_model_dir,
+                                                                             monkeypatch):
+    """A photo opened on its own has no class for the model: the result view says what to do
+    instead of rendering "unlabeled" everywhere; the first stroke on a label layer renders, and
+    hiding that layer clears the result again."""
+    from gauapp.document import Document
+    from gauapp.mainwindow import NOTHING_PAINTED_TEXT
+    from gauapp.session import Session
+
+    monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
+    window = make_window(qtbot, tmp_path, coco_model_dir, live=True)
+    try:
+        doc = Document(256, 192, window.labelset)
+        doc.add_image_layer(np.full((192, 256, 4), 200, np.uint8), name="Photo")
+        window.set_session(Session(doc))
+        assert not doc.has_label_content()
+        submitted = []
+        monkeypatch.setattr(window.engine, "submit",
+                            lambda *a, **k: submitted.append(a) or -5)
+        window.generate_now()
+        qtbot.wait(400)  # longer than the live debounce
+        assert submitted == [] and window.result_view.image is None
+        assert window.result_view.placeholder == NOTHING_PAINTED_TEXT
+        monkeypatch.undo()
+        monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
+
+        window.session.undo.push_change(doc.add_label_layer("Paint"))
+        window.palette.set_current_class(doc.labelset.by_name("grass").id)
+        window.select_tool("brush")
+        with qtbot.waitSignal(window.engine.result, timeout=60_000):
+            drag(window.paint_view, [(20, 150), (230, 160)])
+        qtbot.waitUntil(lambda: window.result_view.image is not None, timeout=10_000)
+        assert doc.has_label_content() and window.result_view.placeholder != NOTHING_PAINTED_TEXT
+
+        window.session.undo.push_change(doc.set_layer_props(doc.active_uid, visible=False))
+        assert window.result_view.image is None and window.session.generated is None
+        assert window.result_view.placeholder == NOTHING_PAINTED_TEXT
+    finally:
+        close_window(window)

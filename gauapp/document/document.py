@@ -48,7 +48,7 @@ class Document:
             self._background = self.check_label(background_class, allow_transparent=False)
         self._label_revision = 0
         self._modified = False
-        self._cache: dict[str, tuple[int, np.ndarray]] = {}
+        self._cache: dict[str, tuple[int, np.ndarray | bool]] = {}
         # "<mode>:<background fingerprint>" -> single-image model file (model_links.py)
         self.model_links: dict[str, str] = {}
         self.changed = Signal()           # (region | None): pixels of the canvas may differ
@@ -382,6 +382,19 @@ class Document:
         out.flags.writeable = False
         self._cache["labels"] = (self._label_revision, out)
         return out
+
+    def has_label_content(self) -> bool:
+        """Whether anything was painted for a model to render: a background class, or a class
+        in some visible label layer. A photo opened on its own has none, and a model would
+        only render the label set's "unlabeled" everywhere. Cached per ``label_revision``."""
+        hit = self._cache.get("has_labels")
+        if hit is not None and hit[0] == self._label_revision:
+            return bool(hit[1])
+        painted = self._background is not None or any(
+            isinstance(layer, LabelLayer) and layer.visible
+            and bool((layer.data != TRANSPARENT).any()) for layer in self._layers)
+        self._cache["has_labels"] = (self._label_revision, painted)
+        return painted
 
     def label_colors(self) -> np.ndarray:
         """(H, W, 4) uint8: the label composite in the label set's colours, opaque."""
