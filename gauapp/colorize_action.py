@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from .document.errors import DocumentError
 from .job_indicator import indicator
+from .menus import menu_named
 from .modelstore import ModelInfo, list_models
 
 
@@ -19,21 +20,6 @@ def colorization_models(models: list[ModelInfo] | None = None) -> list[ModelInfo
     """Usable colorization models, bundled first."""
     models = list_models() if models is None else models
     return [m for m in models if m.ok and m.task == "colorization"]
-
-
-def menu_named(window, title: str) -> QMenu:
-    """The window's top-level menu called ``title`` (ignoring '&'), created before Help."""
-    bar = window.menuBar()
-    plain = title.replace("&", "")
-    help_action = None
-    for action in bar.actions():
-        if action.menu() is not None and action.text().replace("&", "") == plain:
-            return action.menu()
-        if action.text().replace("&", "") == "Help":
-            help_action = action
-    menu = QMenu(title, bar)
-    bar.insertMenu(help_action, menu) if help_action else bar.addMenu(menu)
-    return menu
 
 
 def install(window) -> None:

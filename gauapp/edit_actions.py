@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QToolBar
 
 from . import gallery, harmonize_action
 from .canvas import rgba_qimage
-from .colorize_action import menu_named
+from .menus import menu_named
 from .document.errors import DocumentError
 from .document.selection import Clip, Selection, copy_region, layer_on_canvas
 from .document.transform import fit_size, flip_image_layer, resized_rgba

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
                                QPushButton, QSpinBox, QVBoxLayout)
 
 from .canvas import rgb_qimage
-from .colorize_action import menu_named
+from .menus import menu_named
 from .document.errors import DocumentError
 from .document.transform import fit_size, resized_rgba
 from .job_indicator import indicator

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from models.labeltranslate import UNMATCHED, LabelTranslation, translation
 
-from .colorize_action import menu_named
+from .menus import menu_named
 
 
 def install(window) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QMenu, QPushButton, QRadioButton, QToolBar,
+                               QHBoxLayout, QLabel, QPushButton, QRadioButton, QToolBar,
                                QVBoxLayout)
 
 from . import image2image
@@ -24,6 +24,7 @@ from .document import painting
 from .document.errors import DocumentError
 from .document.history import PixelPatch
 from .job_indicator import indicator
+from .menus import menu_named
 from .tools import Tool
 
 SKETCH_ROLE = "sketch"
@@ -314,21 +315,6 @@ def open_translate_dialog(window, prefer_sketch: bool) -> TranslateDialog:
 
 
 # ----- menus and tool bar -----------------------------------------------------------------------
-def menu_named(window, title: str) -> QMenu:
-    """The window's top-level menu called ``title`` (ignoring '&'), created before Help."""
-    bar = window.menuBar()
-    plain, help_action = title.replace("&", ""), None
-    for action in bar.actions():
-        text = action.text().replace("&", "")
-        if action.menu() is not None and text == plain:
-            return action.menu()
-        if text == "Help":
-            help_action = action
-    menu = QMenu(title, bar)
-    bar.insertMenu(help_action, menu) if help_action else bar.addMenu(menu)
-    return menu
-
-
 def install(window) -> None:
     """Layer → New sketch layer, the Pen in the tool bar, Filters → Sketch → photo / Image →
     image."""
