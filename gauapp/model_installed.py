@@ -119,7 +119,7 @@ class InstalledTab(QWidget):
         self.list.clear()
         self.items = []
         for info in bundled:
-            self._add(("bundled", info), info.kind, None,
+            self._add(("bundled", info), info.kind, info.path.with_suffix(".png"),
                       f"{info.name}\nbundled (read-only) · {kind_label(info.kind)}")
         for e in entries:
             check = self.manager.check_results.get(e.id)
@@ -163,8 +163,9 @@ class InstalledTab(QWidget):
         if where == "bundled":
             self.thumbnail.setPixmap(model_pixmap(obj.kind, obj.path.with_suffix(".png"), 128))
             f["size"].setText(human_size(obj.size_bytes))
-            f["sha256"].setText("not recorded (bundled with gauapp, read-only)")
-            f["source"].setText("bundled with gauapp")
+            f["sha256"].setText("— (bundled with gauapp)")
+            f["source"].setText("bundled with gauapp (read-only)")
+            f["added"].setText("—")
             f["verified"].setText("—")
             f["check"].setText(obj.error or "—")
         else:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -94,19 +95,25 @@ def test_lists_bundled_and_installed_models_with_details(window, qtbot, tmp_path
     library = ModelLibrary(window.settings.models_folder)
     entry = library.import_(tiny_model(tmp_path / "src" / "shoes.safetensors"), name="Shoes")
     library.set_thumbnail(entry, np.full((20, 30, 3), (200, 30, 30), np.uint8))
+    bundled = tmp_path / "bundled"
+    Image.fromarray(np.full((16, 16, 3), (20, 200, 40), np.uint8)).save(
+        bundled / "bundled-city.png")  # a bundled model's thumbnail sits beside it
     window.model_manager_action.trigger()
     manager = window.model_manager
     assert window.model_manager_action.shortcut().toString() == "Ctrl+Shift+M"
     assert manager.isVisible() and not manager.isModal()
     assert texts(manager) == ["bundled-city\nbundled (read-only) · label map → image",
                               "Shoes\nimage → image · " + texts(manager)[1].split(" · ")[1]]
-    # the library entry's icon is its thumbnail (red), the bundled one a neutral tile
+    # each icon is the model's thumbnail: the library entry's (red), the bundled PNG (green)
     icon = manager.installed.list.item(1).icon().pixmap(64, 64).toImage()
     assert icon.pixelColor(32, 32).red() > 150 and icon.pixelColor(32, 32).green() < 80
+    icon = manager.installed.list.item(0).icon().pixmap(64, 64).toImage()
+    assert icon.pixelColor(32, 32).green() > 150 and icon.pixelColor(32, 32).red() < 80
     select(manager, "bundled-city")
     buttons = manager.installed.buttons
     assert buttons["use"].isEnabled() and not buttons["rename"].isEnabled()
-    assert not buttons["remove"].isEnabled() and "read-only" in field(manager, "sha256")
+    assert not buttons["remove"].isEnabled() and "bundled" in field(manager, "sha256")
+    assert "read-only" in field(manager, "source") and field(manager, "added") == "—"
     select(manager, "Shoes")
     assert (field(manager, "name"), field(manager, "kind"), field(manager, "architecture")) == (
         "Shoes", "image → image", "pix2pix")
