@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QToolBar
 
 from . import gallery, harmonize_action
 from .canvas import rgba_qimage
-from .menus import menu_named
+from .menus import menu_named, settings_group_start
 from .document.errors import DocumentError
 from .document.selection import Clip, Selection, copy_region, layer_on_canvas
 from .document.transform import fit_size, flip_image_layer, resized_rgba
@@ -192,13 +192,7 @@ def install(window) -> None:
     window.paint_view.overlay = lambda: window.selection.outline(window.document)
     _install_tools(window)
     edit = menu_named(window, "&Edit")
-    settings = next((a for a in edit.actions() if a.text().replace("&", "").startswith(
-        "Settings")), None)
-    before = settings
-    if settings is not None:  # above the separator that precedes Settings
-        acts = edit.actions()
-        i = acts.index(settings)
-        before = acts[i - 1] if i > 0 and acts[i - 1].isSeparator() else settings
+    before = settings_group_start(edit)
     window.copy_action = _action(window, "&Copy", lambda: copy(window), QKeySequence.Copy,
                                  "Copy the selection of the active layer")
     window.copy_merged_action = _action(window, "Copy &merged", lambda: copy(window, True),

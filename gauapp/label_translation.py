@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from models.labeltranslate import UNMATCHED, LabelTranslation, translation
 
-from .menus import menu_named
+from .menus import menu_named, settings_group_start
 
 
 def install(window) -> None:
@@ -23,7 +23,8 @@ def install(window) -> None:
     action.setToolTip("Convert the painting's classes to those of the current model "
                       "(sky → sky, sea → sea, …), in one undo step")
     action.triggered.connect(lambda: ask_to_translate(window))
-    menu_named(window, "&Edit").addAction(action)
+    edit = menu_named(window, "&Edit")
+    edit.insertAction(settings_group_start(edit), action)
     window.translate_action = action
 
 

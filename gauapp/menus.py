@@ -17,3 +17,14 @@ def menu_named(window, title: str) -> QMenu:
     menu = QMenu(title, bar)
     bar.insertMenu(help_action, menu) if help_action else bar.addMenu(menu)
     return menu
+
+
+def settings_group_start(menu: QMenu):
+    """The action to insert before so as to stay above Settings… and the separator before it
+    (None, i.e. append, when the menu has no Settings)."""
+    acts = menu.actions()
+    i = next((k for k, a in enumerate(acts) if a.text().replace("&", "").startswith("Settings")),
+             None)
+    if i is None:
+        return None
+    return acts[i - 1] if i > 0 and acts[i - 1].isSeparator() else acts[i]
