@@ -6,7 +6,8 @@ lists as the user's models) or any other (the app's *models folder* setting). It
 label set, size, sha256, source, licence, date of each model) and two hidden work folders:
 ``.tmp`` (conversions, archive extraction) and ``.downloads`` (``.part`` files). A model file
 appears in the folder only complete and checked (written in ``.tmp``, read back, hashed, then
-renamed), and the manifest is replaced atomically. A manifest that cannot be read is set aside and
+renamed), and the manifest is replaced atomically, under a lock on the folder that other processes
+respect (`folderlock.py`). A manifest that cannot be read is set aside and
 rebuilt from the files' metadata, with a warning; model files found without an entry are added.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Callable, Iterator
 
 from .archives import ArchiveLimits
 from .errors import InputError, ModelError
+from .folderlock import FolderLock
 from .importers import file_sha256
 from .library_sources import (ImportPreview, build_preview, read_bundle, resolve_source,
                               source_sha256, suggested_name)
@@ -136,6 +138,7 @@ class ModelLibrary:
         self.limits = limits
         self.warnings: list[str] = []   # problems found while reading the manifest
         self._lock = threading.RLock()
+        self._folder_lock = FolderLock.of(self.root)  # against other processes' writes
         self._entries: list[LibraryEntry] = []
         self.refresh()
 
@@ -164,9 +167,13 @@ class ModelLibrary:
             before = len(self.warnings)
             entries, changed = self._read_manifest()
             changed |= self._adopt_files(entries)
+            if changed:  # again under the folder lock, then written
+                with self._folder_lock:
+                    entries, _ = self._read_manifest()
+                    self._adopt_files(entries)
+                    self._entries = entries
+                    self._write_manifest()
             self._entries = entries
-            if changed:
-                self._write_manifest()
             return self.warnings[before:]
 
     def _warn(self, message: str) -> None:
@@ -267,7 +274,7 @@ class ModelLibrary:
     @contextlib.contextmanager
     def _changing(self) -> Iterator[list[LibraryEntry]]:
         """Re-read the manifest, let the caller change the entry list, write it back."""
-        with self._lock:
+        with self._lock, self._folder_lock:
             self.refresh()
             entries = list(self._entries)
             yield entries

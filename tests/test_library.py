@@ -457,3 +457,34 @@ def test_install_archive_member_and_hostile_archive(tmp_path, reference_dir):
             lib.install_from_catalogue(hostile)
         assert lib.entries() == [installed]
         assert not (tmp_path / "escape_net_G.pth").exists()
+
+
+def test_manifest_changes_wait_for_another_process_holding_the_folder_lock(tmp_path,
+                                                                          reference_dir):
+    """The app and gauapp-train may change one library at once: a change waits while another
+    process holds the library folder's lock, and says so if it waits too long."""
+    import subprocess
+    import sys
+
+    from models.folderlock import FolderLock, FolderLockTimeout
+
+    lib = ModelLibrary(tmp_path / "lib")
+    entry = lib.import_(small_pth(reference_dir), name="Shoes")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from models.folderlock import FolderLock\n"
+         f"with FolderLock({str(lib.root)!r}):\n print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lib._folder_lock.timeout = 0.3
+        with pytest.raises(FolderLockTimeout, match="locked by another process"):
+            lib.rename(entry.id, "Boots")
+        assert ModelLibrary(lib.root).get(entry.id).name == "Shoes"  # reading needs no lock
+    finally:
+        holder.communicate("", timeout=30)  # the holder exits, and its lock goes with it
+    assert lib.rename(entry.id, "Boots").name == "Boots"
+    lock = FolderLock.of(lib.root)
+    assert lock is lib._folder_lock  # one lock per folder in a process...
+    with lock, lock:  # ...re-entrant, so a change made while holding it goes through
+        assert ModelLibrary(lib.root).rename(entry.id, "Clogs").name == "Clogs"
