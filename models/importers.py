@@ -14,7 +14,7 @@ from typing import Any
 from . import __version__
 from .bundle import ModelBundle
 from .checkpoint import read_tensors, strip_prefixes
-from .errors import CheckpointError
+from .errors import CheckpointError, InputError
 from .labelsets import LabelSet, load_labelset
 from .modelfile import load_model_file
 from .registry import get_architecture
@@ -70,9 +70,11 @@ def import_official_file(path: Path, hints: dict[str, Any]) -> ModelBundle:
                                             strip_prefixes(read_tensors(enc)) if enc else None)
         else:
             new_state = arch.from_official(state, options)
+        labelset = _labelset(labelset_hint or labelset_name)
+        if labelset is not None and "label_nc" in options:
+            _check_labelset_fits(labelset, options)
         return ModelBundle(
-            architecture=name, options=options, state=new_state,
-            labelset=_labelset(labelset_hint or labelset_name),
+            architecture=name, options=options, state=new_state, labelset=labelset,
             provenance={"source": path.name, "source_sha256": file_sha256(path),
                         "format": f"official {name} checkpoint",
                         "imported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -88,6 +90,16 @@ def _sibling_encoder(g_path: Path) -> Path:
     if e_path == g_path or not e_path.is_file():
         raise CheckpointError(f"{g_path}: a VAE generator needs its encoder, expected at {e_path}")
     return e_path
+
+
+def _check_labelset_fits(labelset: LabelSet, options: dict[str, Any]) -> None:
+    """A label set names the model's input channels: its ids must all be among them (an
+    ADE20K model has 151, so the COCO-Stuff set, up to id 181, cannot be its label set)."""
+    channels = int(options["label_nc"]) + (1 if options.get("contain_dontcare_label") else 0)
+    if labelset.num_ids > channels:
+        raise InputError(f"the label set {labelset.name!r} has ids up to {labelset.num_ids - 1}, "
+                         f"but the model reads {channels} classes (ids 0–{channels - 1}): "
+                         "choose the label set it was trained with")
 
 
 def _labelset(spec) -> LabelSet | None:

@@ -106,6 +106,18 @@ def test_wrong_label_count_names_the_differences(tmp_path, reference_weights):
         build_networks(bundle)
 
 
+def test_a_label_set_with_more_ids_than_the_model_reads_is_refused(reference_weights):
+    """An ADE20K model reads 151 classes: the COCO-Stuff set (ids up to 182) cannot name them;
+    a set whose ids fit is taken as given."""
+    from models.errors import InputError
+
+    src = reference_weights("spade/ade20k_ngf16") / "latest_net_G.pth"
+    with pytest.raises(InputError, match=r"'coco-stuff' has ids up to 182.*151 classes"):
+        import_model(src, {"labelset": "coco-stuff"})
+    assert import_model(src, {"labelset": "cityscapes"}).labelset.name == "cityscapes"
+    assert import_model(src).labelset.name == "ade20k"
+
+
 def test_model_file_errors(tmp_path):
     from safetensors.torch import save_file
 
