@@ -10,29 +10,116 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
-                               QLabel, QLineEdit, QVBoxLayout)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFileDialog, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox,
+                               QVBoxLayout)
 
 from .model_views import human_size, kind_label
 
 
-def inspect_choosing(library, path: Path, member: str | None):
+def inspect_choosing(library, path: Path, member: str | None, hints: dict | None = None):
     """``library.inspect``; a folder or archive holding several models previews the first
     (``preview.choices`` lists them all, the dialog lets the user pick another)."""
     from models.archives import ModelChoiceError
 
     try:
-        return library.inspect(path, member=member)
+        return library.inspect(path, hints=hints, member=member)
     except ModelChoiceError as exc:
         if member is not None or len(exc.choices) < 2:
             raise
-        return library.inspect(path, member=exc.choices[0])
+        return library.inspect(path, hints=hints, member=exc.choices[0])
+
+
+NO_LABELSET, OTHER_LABELSET = "none (class numbers)", "Other label set file…"
+
+
+class AdjustableOptions(QGroupBox):
+    """Editors for what the weights cannot tell (``ImportPreview.adjustable``): the label set
+    and SPADE's size options. A change emits the hints to read the model again with."""
+
+    changed = Signal(dict)
+
+    def __init__(self, parent=None):
+        super().__init__("What the weights do not tell (correct it if the model differs)", parent)
+        self.form = QFormLayout(self)
+        self.editors: dict[str, QComboBox | QSpinBox | QDoubleSpinBox] = {}
+        self.hints: dict = {}
+
+    def set_preview(self, preview) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors = {}
+        self.hints = dict(preview.hints)
+        adjustable = preview.adjustable
+        self.setVisible(bool(adjustable))
+        if "labelset" in adjustable:
+            from models.labelsets import BUILTIN_LABELSETS
+
+            box = QComboBox()
+            current = adjustable["labelset"] or NO_LABELSET
+            names = list(BUILTIN_LABELSETS)
+            hinted = self.hints.get("labelset")
+            if hinted and str(hinted) not in names:  # a JSON file the user chose
+                names.append(str(hinted))
+                current = str(hinted)
+            box.addItems([NO_LABELSET, *names, OTHER_LABELSET])
+            box.setCurrentText(current)
+            box.setToolTip("The classes the model was trained with: they name the palette")
+            box.activated.connect(lambda _: self._labelset_chosen())
+            self._add("labelset", "Label set:", box)
+        if "crop_size" in adjustable:
+            spin = QSpinBox()
+            spin.setRange(16, 4096)
+            spin.setValue(int(adjustable["crop_size"]))
+            spin.setSuffix(" px")
+            spin.setToolTip("crop_size: the width it was trained at (its native output size)")
+            spin.editingFinished.connect(lambda: self._emit("crop_size", spin.value()))
+            self._add("crop_size", "Trained width (crop_size):", spin)
+        if "aspect_ratio" in adjustable:
+            ratio = QDoubleSpinBox()
+            ratio.setRange(0.25, 4.0)
+            ratio.setDecimals(3)
+            ratio.setSingleStep(0.25)
+            ratio.setValue(float(adjustable["aspect_ratio"]))
+            ratio.setToolTip("aspect_ratio: width / height of its training images")
+            ratio.editingFinished.connect(lambda: self._emit("aspect_ratio", ratio.value()))
+            self._add("aspect_ratio", "Width / height (aspect_ratio):", ratio)
+        if "num_upsampling_layers" in adjustable:
+            ups = QComboBox()
+            ups.addItems(["normal", "more", "most"])
+            ups.setCurrentText(str(adjustable["num_upsampling_layers"]))
+            ups.setToolTip("num_upsampling_layers: 'more' for 512 px models such as Cityscapes")
+            ups.activated.connect(lambda _: self._emit("num_upsampling_layers",
+                                                       ups.currentText()))
+            self._add("num_upsampling_layers", "Upsampling (num_upsampling_layers):", ups)
+
+    def _add(self, key: str, label: str, editor) -> None:
+        self.editors[key] = editor
+        self.form.addRow(label, editor)
+
+    def _labelset_chosen(self) -> None:
+        box = self.editors["labelset"]
+        text = box.currentText()
+        if text == OTHER_LABELSET:
+            path, _ = QFileDialog.getOpenFileName(self, "Label set of the model", "",
+                                                  "Label sets (*.json)")
+            if not path:
+                box.setCurrentText(self.hints.get("labelset") or NO_LABELSET)
+                return
+            text = path
+        self._emit("labelset", None if text == NO_LABELSET else text)
+
+    def _emit(self, key: str, value) -> None:
+        if self.hints.get(key) == value:
+            return
+        self.changed.emit({**self.hints, key: value})
 
 
 class ImportPreviewDialog(QDialog):
     """What the import detected, its warnings, the model to take from an archive, the name."""
 
     member_chosen = Signal(str)
+    hints_chosen = Signal(dict)    # read the same model again with these import options
 
     def __init__(self, preview, parent=None):
         super().__init__(parent)
@@ -51,6 +138,8 @@ class ImportPreviewDialog(QDialog):
         self.warnings.setObjectName("import-warnings")
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #a05a00;")
+        self.adjust = AdjustableOptions()
+        self.adjust.changed.connect(self._hints_changed)
         self.name = QLineEdit()
         self.name.setMaxLength(200)
         self.name.textChanged.connect(lambda _: self._update_ok())
@@ -70,6 +159,7 @@ class ImportPreviewDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.facts)
         layout.addWidget(self.warnings)
+        layout.addWidget(self.adjust)
         layout.addLayout(form)
         layout.addWidget(self.allow_duplicate)
         layout.addWidget(self.busy)
@@ -89,7 +179,10 @@ class ImportPreviewDialog(QDialog):
         self.facts.setText(_facts_html(preview))
         self.warnings.setText("\n".join(f"⚠ {w}" for w in preview.warnings))
         self.warnings.setVisible(bool(preview.warnings))
-        self.name.setText(preview.suggested_name)
+        self.adjust.set_preview(preview)
+        self.adjust.setEnabled(True)
+        if not self.name.isModified():  # a name the user typed survives a re-read
+            self.name.setText(preview.suggested_name)
         self.allow_duplicate.setChecked(False)
         self.allow_duplicate.setVisible(preview.duplicate_of is not None)
         self._update_ok()
@@ -100,6 +193,7 @@ class ImportPreviewDialog(QDialog):
         self.busy.setStyleSheet("")
         self.busy.show()
         self.member.setEnabled(False)
+        self.adjust.setEnabled(False)
         self.import_button.setEnabled(False)
 
     def show_error(self, text: str) -> None:
@@ -114,6 +208,10 @@ class ImportPreviewDialog(QDialog):
         if chosen and chosen != self.preview.member:
             self.show_busy(f"Reading {chosen}…")
             self.member_chosen.emit(chosen)
+
+    def _hints_changed(self, hints: dict) -> None:
+        self.show_busy("Reading the model again with these settings…")
+        self.hints_chosen.emit(hints)
 
     def _update_ok(self) -> None:
         duplicate_ok = self.preview.duplicate_of is None or self.allow_duplicate.isChecked()
@@ -161,10 +259,10 @@ class ImportFlow(QObject):
         if self.queue:
             self._inspect(self.queue.pop(0), None)
 
-    def _inspect(self, path: Path, member: str | None) -> None:
+    def _inspect(self, path: Path, member: str | None, hints: dict | None = None) -> None:
         library = self.manager.library
         job = self.manager.start_job(f"Read {path.name}",
-                                     lambda ctx: inspect_choosing(library, path, member))
+                                     lambda ctx: inspect_choosing(library, path, member, hints))
         job.finished.connect(lambda preview: self._show(preview))
         job.failed.connect(lambda text: self._failed(f"Cannot import {path.name}: {text}"))
         job.cancelled.connect(lambda _: self._failed(f"Reading {path.name} was cancelled"))
@@ -182,6 +280,8 @@ class ImportFlow(QObject):
             return
         self.dialog = ImportPreviewDialog(preview, self.manager)
         self.dialog.member_chosen.connect(lambda m: self._inspect(self.dialog.preview.path, m))
+        self.dialog.hints_chosen.connect(lambda hints: self._inspect(
+            self.dialog.preview.path, self.dialog.preview.member or None, hints))
         self.dialog.finished.connect(self._closed)
         self.dialog.open()
 
@@ -193,11 +293,11 @@ class ImportFlow(QObject):
             return
         p = dialog.preview
         name, allow = dialog.name.text().strip(), dialog.allow_duplicate.isChecked()
-        member = p.member or None
+        member, hints = p.member or None, dict(p.hints)
         library = self.manager.library
         job = self.manager.start_job(
             f"Import {name}", lambda ctx: library.import_(p.path, name=name, member=member,
-                                                         allow_duplicate=allow))
+                                                         hints=hints, allow_duplicate=allow))
         self.message.emit(f"Converting {p.path.name} into the library as {name!r}…", False)
 
         def done(entry) -> None:

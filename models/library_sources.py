@@ -67,6 +67,10 @@ class ImportPreview:
     suggested_name: str
     warnings: list[str]
     duplicate_of: Any = None    # the LibraryEntry holding the same model, if any
+    # what the weights cannot tell and the user may correct (label set, SPADE's size options),
+    # with the values now used; and the hints this preview was read with (import_ takes them)
+    adjustable: dict[str, Any] = field(default_factory=dict)
+    hints: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_source(path: Path, member: str | None, staging, limits: ArchiveLimits) -> Source:
@@ -182,7 +186,20 @@ def build_preview(source: Source, bundle: ModelBundle, hints: dict[str, Any],
         parameters=sum(int(t.numel()) for t in bundle.state.values()),
         license=bundle.license or _UNKNOWN_LICENSE, files=files,
         source_sha256=source_sha256(bundle, source), suggested_name=suggested_name(source, bundle),
-        warnings=warnings, duplicate_of=duplicate_of)
+        warnings=warnings, duplicate_of=duplicate_of,
+        adjustable=adjustable_options(source, bundle), hints=dict(hints))
+
+
+def adjustable_options(source: Source, bundle: ModelBundle) -> dict[str, Any]:
+    """The import options a user may correct in the preview, with their current values: an
+    official label-map model's label set, and SPADE's guessed size options. A model file of
+    ours records them all."""
+    if source.is_our_model_file or get_architecture(bundle.architecture).kind != "label2image":
+        return {}
+    out: dict[str, Any] = {"labelset": bundle.labelset.name if bundle.labelset else None}
+    if bundle.architecture == "spade":
+        out.update({k: bundle.options.get(k) for k in _SPADE_GUESSED})
+    return out
 
 
 def detection_warnings(source: Source, bundle: ModelBundle, hints: dict[str, Any]) -> list[str]:
@@ -192,7 +209,7 @@ def detection_warnings(source: Source, bundle: ModelBundle, hints: dict[str, Any
         if guessed:
             values = ", ".join(f"{k} {bundle.options.get(k)}" for k in guessed)
             out.append(f"SPADE: {values} cannot be read from the weights; these are the "
-                       "defaults for its number of input channels. Give them if the model was "
+                       "defaults for its number of input channels. Correct them if the model was "
                        "trained otherwise.")
     kind = get_architecture(bundle.architecture).kind
     if kind == "label2image" and bundle.labelset is None:

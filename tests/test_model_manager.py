@@ -20,7 +20,7 @@ from PySide6.QtGui import QDropEvent
 from model_server import ModelServer
 from models.bundle import ModelBundle
 from models.library import ModelLibrary
-from models.modelfile import save_model_file
+from models.modelfile import load_model_file, save_model_file
 
 from app_window import close_window, open_window
 
@@ -164,6 +164,50 @@ def test_import_through_the_preview_then_use_it(window, qtbot, tmp_path, monkeyp
     assert not dialog.import_button.isEnabled()
     dialog.reject()
     assert manager.imports.dialog is None and len(manager.library.entries()) == 1
+
+
+def test_the_preview_corrects_what_the_weights_do_not_tell(window, qtbot, reference_weights):
+    """An official SPADE checkpoint: its label set and size options are guesses the user can
+    correct before importing; a label set that does not fit is refused and the preview stays."""
+    src = reference_weights("spade/ade20k_ngf16") / "latest_net_G.pth"
+    manager = open_manager(window)
+    manager.import_paths([src])
+    qtbot.waitUntil(lambda: manager.imports.dialog is not None, timeout=20000)
+    dialog = manager.imports.dialog
+    editors = dialog.adjust.editors
+    assert not dialog.adjust.isHidden()
+    assert editors["labelset"].currentText() == "ade20k"
+    assert (editors["crop_size"].value(), editors["num_upsampling_layers"].currentText()) == (
+        256, "normal")
+
+    def choose(combo, text):
+        combo.setCurrentText(text)
+        combo.activated.emit(combo.currentIndex())
+
+    def read_again():
+        qtbot.waitUntil(lambda: not dialog.reading, timeout=20000)
+
+    choose(editors["labelset"], "coco-stuff")  # ids up to 182 for 151 input classes
+    read_again()
+    assert "has ids up to 182" in dialog.busy.text() and dialog.busy.isVisible()
+    assert dialog.adjust.editors["labelset"].currentText() == "ade20k"
+    dialog.name.clear()
+    qtbot.keyClicks(dialog.name, "Street scenes")  # typed, as a user does
+    editors = dialog.adjust.editors
+    editors["crop_size"].setValue(512)
+    editors["crop_size"].editingFinished.emit()
+    read_again()
+    choose(dialog.adjust.editors["labelset"], "cityscapes")
+    read_again()
+    assert dialog.preview.hints == {"crop_size": 512, "labelset": "cityscapes"}
+    assert "cityscapes" in dialog.facts.text() and "crop_size 512" in dialog.facts.text()
+    assert dialog.name.text() == "Street scenes"  # a typed name survives the re-reads
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: len(manager.library.entries()) == 1, timeout=20000)
+    [entry] = manager.library.entries()
+    bundle = load_model_file(entry.path)
+    assert entry.labelset == "cityscapes" and bundle.labelset.name == "cityscapes"
+    assert bundle.options["crop_size"] == 512
 
 
 def _drop(manager, paths) -> None:
