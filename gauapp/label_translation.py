@@ -47,7 +47,7 @@ def refresh(window, offer: bool = False) -> None:
     window.pending_translation = tr = needed_translation(window)
     window.translate_action.setEnabled(tr is not None)
     if tr is not None:
-        window.result_view.set_image(None)
+        window.show_result(None)
     window.update_result_placeholder()
     if tr is not None and offer:
         ask_to_translate(window)

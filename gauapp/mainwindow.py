@@ -165,8 +165,7 @@ class MainWindow(QMainWindow):
         self.tool_ctx.document = doc
         self.transform.set_canvas_size(doc.width, doc.height)
         self.paint_view.set_image(rgba_qimage(session.display.rgba))
-        self.result_view.set_image(rgb_qimage(session.generated)
-                                   if session.generated is not None else None)
+        self.show_result(rgb_qimage(session.generated) if session.generated is not None else None)
         self.layers.set_document(doc, self._push)
         self.history_view.setStack(session.undo)
         # Undoing back to the saved state makes the document unmodified again.
@@ -212,7 +211,7 @@ class MainWindow(QMainWindow):
             self._nothing_painted = not painted
             if not painted:
                 self.session.generated = None
-                self._show_result(None)
+                self.show_result(None)
             self.update_result_placeholder()
         return painted
 
@@ -231,7 +230,8 @@ class MainWindow(QMainWindow):
         self.result_view.placeholder = text
         self.result_view.update()
 
-    def _show_result(self, qimage) -> None:
+    def show_result(self, qimage) -> None:
+        """The generated image (None: none) in the result view, and the split view's left part."""
         self.result_view.set_image(qimage)
         if self.split_slider.isVisible():
             self.paint_view.split_image = qimage
@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
         if self._nothing_painted or self.pending_translation is not None:
             return  # asked for before the painting was emptied or the model changed
         self.session.generated = image
-        self._show_result(rgb_qimage(image))
+        self.show_result(rgb_qimage(image))
 
     def _on_failed(self, request_id: int, message: str) -> None:
         self.statusBar().showMessage(f"Generation failed: {message} (details in the log file)",
