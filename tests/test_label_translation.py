@@ -138,6 +138,9 @@ def test_window_offers_translation_and_renders_only_translated_paintings(
     try:
         assert window.model.labelset == "landscape"  # the bundled default
         assert not window.translate_action.isEnabled()
+        edit = [a for a in window.translate_action.associatedObjects() if hasattr(a, "title")][0]
+        texts = [a.text() for a in edit.actions()]  # with the edit actions, Settings last
+        assert texts[-2:] == ["", "&Settings…"] and texts[-3] == window.translate_action.text()
         paint_landscape(window)
         steps = window.session.undo.count()
         ade = next(m for m in list_models(str(ade_model_dir)) if m.labelset == "ade20k")
