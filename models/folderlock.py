@@ -88,7 +88,7 @@ class FolderLock:
                     file.close()
                     raise FolderLockTimeout(
                         f"{self.folder} is locked by another process (another gauapp window or "
-                        f"gauapp-train?) for more than {self.timeout:.0f} s; try again") from None
+                        f"gauapp-train?) for more than {self.timeout:g} s; try again") from None
                 time.sleep(0.05)
 
 
