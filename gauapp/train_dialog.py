@@ -23,7 +23,7 @@ from . import train_job
 from .canvas import rgb_qimage
 from .settings import DEVICES, _cuda_available
 
-PRESET_TEXT = {"fast": "Fast (3 stages, ~500 iterations, at most 160 px)",
+PRESET_TEXT = {"fast": "Fast (3 stages, ~500 iterations, at most 160 px, batch norm)",
                "standard": "Standard (the official defaults: slow on a CPU)",
                "custom": "Custom"}
 FIELD_LABELS = {"train_stages": "Stages (train_stages)", "niter": "Iterations per stage (niter)",
@@ -115,12 +115,17 @@ class TrainDialog(QDialog):
         self.device.setCurrentIndex(DEVICES.index(current))
         self.name = QLineEdit()
         self.name.setPlaceholderText("the name the model gets in the library")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("The same image, settings and seed train the same model on a CPU; "
+                             "another seed gives another run")
         form = QFormLayout()
         form.addRow("Mode:", self.mode)
         form.addRow("Preset:", self.preset)
         for name, widget in self.fields.items():
             form.addRow(FIELD_LABELS[name] + ":", widget)
         form.addRow("Device:", self.device)
+        form.addRow("Seed:", self.seed)
         form.addRow("Model name:", self.name)
 
         # --- progress ---
@@ -131,13 +136,16 @@ class TrainDialog(QDialog):
         self.eta = QLabel("")
         self.losses = QLabel("")
         self.losses.setWordWrap(True)
+        self.warning = QLabel("")  # e.g. the samples went flat: the user may stop early
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #d04040")
         self.preview = QLabel()
         self.preview.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
         self.preview.setAlignment(Qt.AlignCenter)
         self.preview.setStyleSheet("background: #202020; color: #bbb")
         self.preview.setText("samples appear here")
         progress = QVBoxLayout()
-        for w in (self.status, self.bar, self.eta, self.losses):
+        for w in (self.status, self.bar, self.eta, self.losses, self.warning):
             progress.addWidget(w)
         progress.addStretch(1)
 
@@ -274,7 +282,8 @@ class TrainDialog(QDialog):
         try:
             run = train_job.new_run(self.name.text() or "model", image,
                                     self.mode.currentData(), self.preset.currentData(),
-                                    self.overrides(), self.device.currentData())
+                                    self.overrides(), self.device.currentData(),
+                                    seed=self.seed.value())
         except Exception as exc:  # bad settings or no room on disk: say so, start nothing
             self._say(f"Cannot start: {exc}")
             return None
@@ -301,6 +310,7 @@ class TrainDialog(QDialog):
         self.bar.setValue(0)
         self.eta.setText("Time left: estimating…")
         self.losses.setText("")
+        self.warning.setText("")
         self._say(("Resuming " if resume else "Starting ") + run.name + "…")
         from models.library import default_library_root
 
@@ -336,6 +346,7 @@ class TrainDialog(QDialog):
         if p.losses:
             self.losses.setText("Losses: " + "  ".join(f"{k} {float(v):.3g}"
                                                        for k, v in p.losses.items()))
+        self.warning.setText(getattr(p, "warning", ""))
         if p.preview is not None:
             self.show_image(np.asarray(p.preview))
 
@@ -378,7 +389,12 @@ class TrainDialog(QDialog):
         self._set_running(False)
         if self.run_ is not None:
             train_job.discard_if_unstarted(self.run_)
-        self._say(f"Training failed: {message}")
+        text = f"Training failed: {message}"
+        if self.run_ is not None and train_job.run_failed(self.run_):
+            # The same seed would fail the same way: the next Start tries another.
+            self.seed.setValue(self.run_.seed + 1)
+            text += f". Start training tries again with seed {self.seed.value()}."
+        self._say(text)
         self.refresh_runs()
 
     def _set_running(self, running: bool) -> None:

@@ -32,6 +32,7 @@ FIELDS: tuple[tuple[str, type], ...] = (
 RUN_FILE, IMAGE_FILE, CHECKPOINT_DIR, MODEL_FILE = ("run.json", "image.png", "checkpoint",
                                                      "model.safetensors")
 NEW, RUNNING, STOPPED, TRAINED, INSTALLED = "new", "running", "stopped", "trained", "installed"
+FAILED = "failed"  # a run that cannot go on (its generator collapsed): not offered for resuming
 LICENSE = "Trained by the user on their own image"
 
 
@@ -154,6 +155,14 @@ def resumable_runs(root: Path | None = None) -> list[TrainingRun]:
     return sorted(runs, key=lambda r: (r.created, r.folder.name), reverse=True)
 
 
+def run_failed(run: TrainingRun) -> bool:
+    """Whether the run ended in a way it cannot go on from (its generator collapsed)."""
+    try:
+        return TrainingRun.load(run.folder).state == FAILED
+    except TrainRunError:
+        return False
+
+
 def discard_if_unstarted(run: TrainingRun) -> bool:
     """Remove a run folder that never got going (a failed start): it holds only a copy of the
     image and the settings. True when removed."""
@@ -193,6 +202,7 @@ def train(run: TrainingRun, ctx, resume: bool = False,
     ``install_into`` (a library folder), installed there in this thread too (hashing and
     checking a model file is work the GUI thread should not do)."""
     from training.consingan import ConSinGANTrainer
+    from training.errors import GeneratorCollapsed
 
     device = resolve_device(run.device)
     if resume:
@@ -204,7 +214,12 @@ def train(run: TrainingRun, ctx, resume: bool = False,
                                    seed=run.seed)
     run.state, run.total_iterations = RUNNING, int(trainer.total_iterations)
     run.save()
-    model = trainer.run(progress=ctx.report, should_stop=ctx.should_stop)
+    try:
+        model = trainer.run(progress=ctx.report, should_stop=ctx.should_stop)
+    except GeneratorCollapsed:
+        run.state, run.completed_iterations = FAILED, int(trainer.completed_iterations)
+        run.save()
+        raise
     run.completed_iterations = int(trainer.completed_iterations)
     if not trainer.finished:
         run.state = STOPPED

@@ -68,7 +68,7 @@ def test_presets_follow_the_official_defaults():
         3, 120, 0.3, 1000, True)
     assert TrainSettings.preset("standard", mode="animation").min_size == 20
     fast = TrainSettings.preset("fast", mode="generation")
-    assert (fast.train_stages, fast.max_size) == (3, 160)
+    assert (fast.train_stages, fast.max_size, fast.batch_norm) == (3, 160, True)
     assert 450 <= fast.total_iterations <= 550
     custom = TrainSettings.preset("standard", mode="editing", niter=7, batch_norm="false")
     assert (custom.niter, custom.batch_norm, custom.train_mode) == (7, False, "editing")
@@ -304,6 +304,37 @@ def test_progress_reports(image):
     assert len(previews) == 6 and previews[-1].shape == (24, 32, 3)
     assert previews[-1].dtype == np.uint8
     assert isinstance(reports[-1].losses["reconstruction"], float)
+
+
+def test_flat_samples_are_told_from_a_flat_image():
+    from training.consingan.progress import is_flat
+
+    rng = torch.Generator().manual_seed(0)
+    real = torch.rand(1, 3, 16, 16, generator=rng) * 2 - 1
+    assert is_flat(torch.full_like(real, -1.0), real)            # saturated tanh: black
+    assert not is_flat(real.flip(-1), real)
+    assert not is_flat(torch.full_like(real, 0.01), real)   # untrained: flat but it learns
+    assert not is_flat(torch.full_like(real, -1.0), torch.full_like(real, 0.3))  # flat real
+
+
+def test_a_collapsed_stage_stops_the_run_with_advice(image, tmp_path):
+    from training.errors import GeneratorCollapsed
+
+    trainer = ConSinGANTrainer(image, tiny(niter=6, batch_norm=False),
+                               checkpoint_dir=tmp_path / "ckpt")
+    reports = []
+
+    def saturate(p):  # what a collapse looks like: the tail's tanh pinned at -1
+        reports.append(p)
+        if p.stage == 1 and p.iteration == 1:
+            with torch.no_grad():
+                trainer.model.generator.tail[0].bias.fill_(-1e4)
+
+    with pytest.raises(GeneratorCollapsed, match="collapsed at stage 2 of 3.*batch norm"):
+        trainer.run(progress=saturate)
+    assert [p.warning == "" for p in reports if p.stage == 0] == [True] * 6
+    assert "flat" in reports[-1].warning and reports[-1].stage == 1
+    assert len(trainer.stage_G) == 1  # the collapsed stage was not kept
 
 
 def test_stopped_run_goes_on_in_memory(image, tmp_path):

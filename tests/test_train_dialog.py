@@ -181,3 +181,29 @@ def test_a_failed_start_says_why_and_leaves_nothing_behind(qtbot, window):
     assert job.state == "failed" and "min_size" in d.status.text(), d.status.text()
     assert not any(train_job.training_root().iterdir())
     assert d.start_button.isEnabled()
+
+
+def test_a_collapsed_generator_fails_the_run_and_the_next_start_takes_another_seed(
+        qtbot, window, monkeypatch):
+    from gauapp import train_job
+
+    # Stand in for a collapse (tests/test_consingan_training.py makes real flat samples).
+    monkeypatch.setattr("training.consingan.trainer.is_flat", lambda fake, real: True)
+    d = _dialog(window, monkeypatch)
+    warnings = []
+    job = d.start()
+    job.progress.connect(lambda p: warnings.append(p.warning))
+    wait_job(qtbot, job, timeout=60000)
+    assert job.state == "failed"
+    assert "collapsed at stage 1 of 2" in d.status.text() and "seed 1" in d.status.text()
+    assert warnings and "flat" in warnings[-1] and "flat" in d.warning.text()
+    assert d.seed.value() == 1 and d.start_button.isEnabled()
+    # The failed run is not offered for resuming: going on would only repeat the collapse.
+    assert train_job.resumable_runs() == [] and d.resume_combo.count() == 0
+    monkeypatch.undo()
+    d = _dialog(window, monkeypatch)
+    d.seed.setValue(1)
+    job = d.start()
+    wait_job(qtbot, job, timeout=120000)
+    assert job.state == "finished" and d.warning.text() == "", d.status.text()
+    assert d.run_.seed == 1

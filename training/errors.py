@@ -13,3 +13,8 @@ class TrainingError(Exception):
 class WeightsFileError(TrainingError):
     """A user-supplied weights file (VGG19 for the perceptual loss, Inception-v3 for FID) is
     missing, unreadable, or does not fit the network."""
+
+
+class GeneratorCollapsed(TrainingError):
+    """A ConSinGAN stage ended with a generator whose samples are one flat colour (its tanh
+    saturated): training on from there cannot recover, so the run stops and says how to retry."""

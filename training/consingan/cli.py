@@ -118,8 +118,10 @@ def _printer(quiet: bool):
                                                                time.gmtime(p.eta_seconds))
         spi = "" if p.seconds_per_iteration is None else f" {p.seconds_per_iteration:.3f} s/it"
         losses = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
+        warning = f" WARNING: {p.warning}" if p.warning else ""
         print(f"stage {p.stage + 1}/{p.num_stages} iteration {p.iteration}/"
-              f"{p.iterations_per_stage}{spi} ETA {eta} {losses}", file=sys.stderr, flush=True)
+              f"{p.iterations_per_stage}{spi} ETA {eta} {losses}{warning}", file=sys.stderr,
+              flush=True)
     return show
 
 

@@ -25,7 +25,8 @@ class TrainProgress:
     alpha * MSE). ``seconds_per_iteration`` and ``eta_seconds`` are None until measured; the ETA
     weighs the remaining stages by their estimated relative cost. ``preview`` is an
     ``H x W x 3`` uint8 random sample of the current stage every ``preview_every`` iterations,
-    else None. A fine-tuning run is one stage (``stage`` 0 of 1)."""
+    else None. A fine-tuning run is one stage (``stage`` 0 of 1). ``warning`` is non-empty while
+    the current samples look collapsed (one flat colour)."""
 
     stage: int
     num_stages: int
@@ -37,6 +38,7 @@ class TrainProgress:
     preview: np.ndarray | None = None
     completed_iterations: int = 0
     total_iterations: int = 0
+    warning: str = ""          # e.g. the samples have gone flat (see ``is_flat``)
 
 
 class LossWindow:
@@ -60,6 +62,24 @@ class LossWindow:
             self.last = {k: v / self.count for k, v in zip(self.sums, stacked)}
         self.sums, self.count = {}, 0
         return dict(self.last)
+
+
+FLAT_RATIO = 0.05  # a sample with less than 5 % of the real image's contrast is "flat"
+SATURATED = 0.98   # |tanh| above this passes almost no gradient back
+
+
+def is_flat(fake: torch.Tensor, real: torch.Tensor) -> bool:
+    """Whether ``fake`` (N x 3 x H x W, in [-1, 1]) is a flat, saturated colour where ``real``
+    is not: the collapse the official code shows on some images (tohinz/ConSinGAN#23: black
+    samples; seen here on dark photos at stage 1 in 3 of 4 seeds). The generator's tanh is then
+    pinned at +-1, so no gradient brings it back. An untrained generator is flat too, but near 0,
+    where it learns; and a real image that is itself flat is never called collapsed.
+    One host sync: call it where the trainer reads back anyway."""
+    fake, real = fake.detach().float(), real.detach().float()
+    stats = torch.stack([fake.std(dim=(2, 3)).mean(), real.std(dim=(2, 3)).mean(),
+                         (fake.abs() > SATURATED).float().mean()]).cpu().tolist()
+    spread_fake, spread_real, saturated = stats
+    return spread_real > 0.02 and spread_fake < FLAT_RATIO * spread_real and saturated > 0.5
 
 
 def stage_costs(shapes: Sequence[Sequence[int]], d_steps: int) -> list[float]:

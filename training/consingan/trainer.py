@@ -24,13 +24,13 @@ from models.consingan.pyramid import build_pyramid, pyramid_shapes
 from models.devices import resolve_device, to_uint8_image
 from models.errors import InputError
 
-from ..errors import TrainingError
+from ..errors import GeneratorCollapsed, TrainingError
 from . import state as ckpt
 from .augment import harmonization_augment, image_for_augmentation, shuffle_grid, to_tensor
 from .export import (cpu_state, discriminator_args, image_fingerprint, load_model, model_file,
                      official_parameters, provenance, read_rgb)
 from .generator import official_init
-from .progress import LossWindow, Timer, TrainProgress, stage_costs
+from .progress import LossWindow, Timer, TrainProgress, is_flat, stage_costs
 from .settings import TrainSettings
 from .stage import StageInputs, StageRun
 
@@ -69,6 +69,7 @@ class ConSinGANTrainer:
         self.naive0: torch.Tensor | None = None
         self.window, self.timer = LossWindow(), Timer()
         self._saved_at: tuple[int, int] | None = None
+        self.flat = False  # the samples at the last read-back were one flat colour
 
     def _pyramid(self, rgb) -> list[torch.Tensor]:
         s = self.settings
@@ -223,6 +224,9 @@ class ConSinGANTrainer:
         elif end or self.iteration % max(1, s.log_every) == 0 or self.iteration == 3:
             self.window.read()
             self.timer.measure()
+            self.flat = is_flat(run.last_fake, run.real)
+        if end and self.flat:  # before the stage is kept: a collapsed stage is not progress
+            raise GeneratorCollapsed(self._collapse_message())
         preview = None
         if s.preview_every and (self.iteration % s.preview_every == 0 or end):
             preview = to_uint8_image(run.last_fake)[0]
@@ -234,6 +238,13 @@ class ConSinGANTrainer:
             self.save_checkpoint()
         if progress is not None:
             progress(self._progress(preview))
+
+    def _collapse_message(self) -> str:
+        retry = ("another seed" if self.settings.batch_norm else
+                 "batch norm on (--batch_norm; in the app, Custom > Batch norm) or another seed")
+        return (f"the generator collapsed at stage {self.stage + 1} of {self.num_stages}: its "
+                f"samples are one flat colour, which training on cannot undo (a known ConSinGAN "
+                f"failure, most often on dark images). Train again with {retry}")
 
     def _progress(self, preview) -> TrainProgress:
         s = self.settings
@@ -248,7 +259,9 @@ class ConSinGANTrainer:
             iterations_per_stage=s.niter, losses=dict(self.window.last),
             seconds_per_iteration=self.timer.seconds_per_iteration if eta is not None else None,
             eta_seconds=eta, preview=preview, completed_iterations=self.completed_iterations,
-            total_iterations=self.total_iterations)
+            total_iterations=self.total_iterations,
+            warning=("The samples have gone flat: the generator may have collapsed. If they "
+                     "stay so until the stage ends, training stops there." if self.flat else ""))
 
     def _backend(self):
         if self.device.type == "cuda":
