@@ -180,10 +180,9 @@ def _release_gpu_memory() -> None:
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc)
+    from models.devices import is_out_of_memory  # torch is loaded by now: a model ran
+
+    return is_out_of_memory(exc)
 
 
 def _short_message(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from models.devices import is_out_of_memory
 from models.errors import InputError
 
 SIZE_MODES = ("model", "full")
@@ -198,11 +199,6 @@ def translate(model: ImageModel, rgb: np.ndarray, size_mode: str = "model",
     # [-1, 1] -> uint8 truncating, as the official tensor2im (models.devices.to_uint8_image).
     out = ((y[0].permute(1, 2, 0).numpy() + 1) / 2 * 255).clip(0, 255).astype(np.uint8)
     return _resize(out, h, w)
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc))
 
 
 def run_translation(path: str | Path, rgb: np.ndarray, device: str = "auto",

@@ -390,12 +390,21 @@ class TrainDialog(QDialog):
         if self.run_ is not None:
             train_job.discard_if_unstarted(self.run_)
         text = f"Training failed: {message}"
+        self.refresh_runs()
         if self.run_ is not None and train_job.run_failed(self.run_):
             # The same seed would fail the same way: the next Start tries another.
             self.seed.setValue(self.run_.seed + 1)
             text += f". Start training tries again with seed {self.seed.value()}."
+        elif self.run_ is not None:
+            at = self.resume_combo.findData(str(self.run_.folder))
+            if at >= 0:  # e.g. out of GPU memory: offer to go on, on the CPU
+                self.resume_combo.setCurrentIndex(at)
+                if self.run_.device != "cpu" and "out of memory" in message:
+                    self.device.setCurrentIndex(self.device.findData("cpu"))
+                    text += ". Resume goes on from there on the CPU."
+                else:
+                    text += ". Resume goes on from the last checkpoint."
         self._say(text)
-        self.refresh_runs()
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)

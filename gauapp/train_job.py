@@ -202,7 +202,7 @@ def train(run: TrainingRun, ctx, resume: bool = False,
     ``install_into`` (a library folder), installed there in this thread too (hashing and
     checking a model file is work the GUI thread should not do)."""
     from training.consingan import ConSinGANTrainer
-    from training.errors import GeneratorCollapsed
+    from training.errors import GeneratorCollapsed, TrainingOutOfMemory
 
     device = resolve_device(run.device)
     if resume:
@@ -216,8 +216,11 @@ def train(run: TrainingRun, ctx, resume: bool = False,
     run.save()
     try:
         model = trainer.run(progress=ctx.report, should_stop=ctx.should_stop)
-    except GeneratorCollapsed:
-        run.state, run.completed_iterations = FAILED, int(trainer.completed_iterations)
+    except (GeneratorCollapsed, TrainingOutOfMemory) as exc:
+        # A collapse cannot go on; out of memory can, from the last checkpoint (the dialog
+        # offers it on the CPU).
+        run.state = FAILED if isinstance(exc, GeneratorCollapsed) else STOPPED
+        run.completed_iterations = int(trainer.completed_iterations)
         run.save()
         raise
     run.completed_iterations = int(trainer.completed_iterations)

@@ -31,6 +31,16 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     return PRECISIONS[precision]
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says a device ran out of memory: CUDA's ``OutOfMemoryError``, the older
+    ``RuntimeError`` wording, or the CPU allocator's "can't allocate memory"."""
+    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text
+                                              or "can't allocate memory" in text)
+
+
 def to_uint8_image(x: torch.Tensor) -> "numpy.ndarray":  # noqa: F821
     """(N, 3, H, W) or (3, H, W) in [-1, 1] -> uint8 (…, H, W, 3), truncating as the official
     ``tensor2im`` does."""

@@ -337,6 +337,32 @@ def test_a_collapsed_stage_stops_the_run_with_advice(image, tmp_path):
     assert len(trainer.stage_G) == 1  # the collapsed stage was not kept
 
 
+def test_running_out_of_memory_keeps_the_checkpoint_and_resume_matches(image, tmp_path,
+                                                                          monkeypatch):
+    from training.consingan.stage import StageRun
+    from training.errors import TrainingOutOfMemory
+
+    settings = tiny(niter=4, checkpoint_every=2)
+    whole = ConSinGANTrainer(image, settings).run()
+    real_iteration, calls = StageRun.iteration, [0]
+
+    def runs_out(self, i):  # the 7th iteration (stage 2, iteration 3) finds the GPU full
+        calls[0] += 1
+        if calls[0] == 7:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_iteration(self, i)
+
+    monkeypatch.setattr(StageRun, "iteration", runs_out)
+    trainer = ConSinGANTrainer(image, settings, checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingOutOfMemory, match=r"CPU ran out of memory at stage 2 of 3 "
+                       r"\(\d+x\d+ px\); the last checkpoint is kept"):
+        trainer.run()
+    monkeypatch.undo()
+    resumed = ConSinGANTrainer.resume(tmp_path)
+    assert (resumed.stage, resumed.iteration) == (1, 2)
+    assert states_equal(resumed.run(), whole)
+
+
 def test_stopped_run_goes_on_in_memory(image, tmp_path):
     trainer = ConSinGANTrainer(image, tiny(niter=2))
     calls = iter([False, True])

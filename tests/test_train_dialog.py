@@ -207,3 +207,35 @@ def test_a_collapsed_generator_fails_the_run_and_the_next_start_takes_another_se
     wait_job(qtbot, job, timeout=120000)
     assert job.state == "finished" and d.warning.text() == "", d.status.text()
     assert d.run_.seed == 1
+
+
+def test_out_of_memory_keeps_the_run_and_resume_goes_on(qtbot, window, monkeypatch):
+    import torch
+
+    from gauapp import train_job
+    from training.consingan.stage import StageRun
+
+    real_iteration, calls = StageRun.iteration, [0]
+
+    def runs_out(self, i):  # stage 2, iteration 2: past the stage-1 checkpoint
+        calls[0] += 1
+        if calls[0] == 6:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_iteration(self, i)
+
+    monkeypatch.setattr(StageRun, "iteration", runs_out)
+    d = _dialog(window, monkeypatch)
+    job = d.start()
+    wait_job(qtbot, job, timeout=60000)
+    assert job.state == "failed"
+    text = d.status.text()
+    assert "ran out of memory at stage 2 of 2" in text and "checkpoint is kept" in text, text
+    assert "Resume goes on from the last checkpoint" in text
+    runs = train_job.resumable_runs()
+    assert [r.state for r in runs] == [train_job.STOPPED] and runs[0].completed_iterations == 5
+    assert d.resume_combo.currentData() == str(runs[0].folder) and d.resume_button.isEnabled()
+    monkeypatch.setattr(StageRun, "iteration", real_iteration)
+    job = d.resume()
+    wait_job(qtbot, job, timeout=120000)
+    assert job.state == "finished", (job.error, d.status.text())
+    assert train_job.resumable_runs() == []

@@ -18,3 +18,8 @@ class WeightsFileError(TrainingError):
 class GeneratorCollapsed(TrainingError):
     """A ConSinGAN stage ended with a generator whose samples are one flat colour (its tanh
     saturated): training on from there cannot recover, so the run stops and says how to retry."""
+
+
+class TrainingOutOfMemory(TrainingError):
+    """The training device ran out of memory; the last checkpoint is kept, so the run can go on
+    (on the CPU, or once memory is free)."""

@@ -21,10 +21,10 @@ from models.consingan.model import ConSinGANModel
 from models.consingan.network import Discriminator
 from models.consingan.official import export_folder
 from models.consingan.pyramid import build_pyramid, pyramid_shapes
-from models.devices import resolve_device, to_uint8_image
+from models.devices import is_out_of_memory, resolve_device, to_uint8_image
 from models.errors import InputError
 
-from ..errors import GeneratorCollapsed, TrainingError
+from ..errors import GeneratorCollapsed, TrainingError, TrainingOutOfMemory
 from . import state as ckpt
 from .augment import harmonization_augment, image_for_augmentation, shuffle_grid, to_tensor
 from .export import (cpu_state, discriminator_args, image_fingerprint, load_model, model_file,
@@ -198,19 +198,36 @@ class ConSinGANTrainer:
         go on with ``run()`` again or ``ConSinGANTrainer.resume``."""
         stop = should_stop or (lambda: False)
         with self._backend():
-            if self.model is None:  # so that even a run stopped at once has a model
-                self.start_stage()
-            while not self.finished:
-                if self.stage_run is None or self.iteration >= self.settings.niter:
+            try:
+                if self.model is None:  # so that even a run stopped at once has a model
+                    self.start_stage()
+                while not self.finished:
+                    if self.stage_run is None or self.iteration >= self.settings.niter:
+                        if stop():
+                            break
+                        self.start_stage()
                     if stop():
                         break
-                    self.start_stage()
-                if stop():
-                    break
-                self._one_iteration(progress)
+                    self._one_iteration(progress)
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                # Half an iteration's updates may be in the weights: keep the last checkpoint.
+                raise TrainingOutOfMemory(self._out_of_memory_message()) from exc
             if not self.finished:
                 self.save_checkpoint()
         return self.current_model()
+
+    def _out_of_memory_message(self) -> str:
+        h, w = self.reals[max(self.stage, 0)].shape[2:]
+        saved = self.checkpoint_dir is not None and ckpt.path_in(self.checkpoint_dir).is_file()
+        kept = "the last checkpoint is kept" if saved else "no checkpoint was saved"
+        where = ("free GPU memory (close other programs that use it) or resume on the CPU"
+                 if self.device.type == "cuda" else "close other programs or train smaller "
+                 "(max_size)")
+        device = "GPU" if self.device.type == "cuda" else self.device.type.upper()
+        return (f"the {device} ran out of memory at stage {self.stage + 1} of "
+                f"{self.num_stages} ({w}x{h} px); {kept}: {where}")
 
     def _one_iteration(self, progress) -> None:
         s, run = self.settings, self.stage_run
