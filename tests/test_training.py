@@ -339,6 +339,20 @@ def test_cli_bad_config_is_a_one_line_error_with_code_2(tmp_path, capsys, text, 
     assert "\n" not in err
 
 
+def test_cli_out_of_memory_is_a_one_line_error_with_code_2(tmp_path, capsys, monkeypatch):
+    import training.cli_train as cli_train
+
+    def full(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore")
+
+    monkeypatch.setattr(cli_train, "run_command", full)
+    assert cli_main(["spade", "--dataroot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gauapp-train spade: error: out of memory (CUDA out of memory. Tried "
+                          "to allocate 2.00 GiB)") and "--continue_train" in err
+    assert "\n" not in err
+
+
 def test_cli_errors_exit_2(tmp_path, capsys):
     assert cli_main(["pix2pix", "--dataroot", str(tmp_path / "missing")]) == 2
     assert "gauapp-train pix2pix: error:" in capsys.readouterr().err

@@ -145,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split())  # one line, even for multi-line messages
         print(f"gauapp-train {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from models.devices import is_out_of_memory
+
+        if not is_out_of_memory(exc):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        go_on = ("--continue" if args.command == "consingan" else "--continue_train")
+        print(f"gauapp-train {args.command}: error: out of memory ({first}). Train smaller "
+              f"(batch size, crop or image size) or on another device; a run with checkpoints "
+              f"goes on from the last one with {go_on}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
