@@ -24,6 +24,7 @@ from .harmonization import (RESULT_KIND, VERB, HarmonizeTask, check_model_file, 
 from .job_indicator import indicator
 from .modelstore import bundled_models_dir, user_models_dir
 from .train_background import train_model, trainer_available
+from .train_dialog import format_seconds
 
 FINETUNE_ITERATIONS = 500
 
@@ -171,8 +172,11 @@ def _job(task: HarmonizeTask, path: Path, device_setting: str, finetune: int, se
                                                 seed=seed)
 
             def progress(p):  # a fine-tuning run is one stage; iteration counts those done
+                text = f"Fine-tuning {p.iteration}/{p.iterations_per_stage}"
+                if p.eta_seconds is not None:  # 500 iterations at 250 px: many minutes on a CPU
+                    text += f", about {format_seconds(p.eta_seconds)} left"
                 ctx.report({"fraction": p.iteration / max(1, p.iterations_per_stage),
-                            "text": f"Fine-tuning {p.iteration}/{p.iterations_per_stage}"})
+                            "text": text})
             model = trainer.run(progress=progress, should_stop=ctx.should_stop)
             ctx.check_cancel()
         ctx.report({"text": f"{VERB[task.mode]}: running the model…"})

@@ -277,8 +277,13 @@ def test_train_one_then_harmonize(window, ref, qtbot):
     task = plan(doc, pasted.uid, None)
     done = {}
     tiny = dict(train_stages=2, niter=2, max_size=32, min_size=16, nfc=8)
-    job = train_background.train_model(window, task, then=lambda p: done.setdefault(
-        "job", harmonize_action.run(window, task, p, finetune=2)), overrides=tiny)
+    texts = []
+
+    def harmonize_then(p):
+        done["job"] = harmonize_action.run(window, task, p, finetune=3)
+        done["job"].progress.connect(lambda r: texts.append(r.get("text", "")))
+
+    job = train_background.train_model(window, task, then=harmonize_then, overrides=tiny)
     assert job is not None and window.train_progress.isVisible()
     wait_job(qtbot, job, 300_000)
     assert job.state == "finished", job.error
@@ -288,6 +293,9 @@ def test_train_one_then_harmonize(window, ref, qtbot):
     wait_job(qtbot, done["job"], 300_000)
     assert done["job"].state == "finished", done["job"].error
     assert parse_role(doc.active_layer.role)[0] == "harmonized"
+    # The fine-tuning says how far it is and, once measured, how long is left.
+    assert "Fine-tuning 1/3" in texts and any(t.startswith("Fine-tuning 3/3, about ")
+                                               and t.endswith(" left") for t in texts), texts
 
 
 def test_plan_picks_the_background_and_stacks_the_naive_composite():
