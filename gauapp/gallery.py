@@ -74,8 +74,11 @@ class GalleryDialog(QDialog):
         self.job = None
         self.samples: dict[int, np.ndarray] = {}
         self.status = QLabel()
+        self.status.setWordWrap(True)
         self.model_combo = QComboBox()
-        self._fill_models()
+        # Shown only while there is no generation model: the way to get one.
+        self.train_button = QPushButton("Train a generation model…")
+        self.train_button.clicked.connect(self._train_one)
         open_button = QPushButton("Open model file…")
         open_button.clicked.connect(self._open_model)
         self.count = QSpinBox()
@@ -99,6 +102,7 @@ class GalleryDialog(QDialog):
         self.grid.itemDoubleClicked.connect(lambda _: self.add_selected())
         self.add_button = QPushButton("Add as layer")
         self.add_button.clicked.connect(self.add_selected)
+        self.grid.currentItemChanged.connect(lambda *_: self._update_buttons())
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.model_combo, 1)
@@ -114,18 +118,39 @@ class GalleryDialog(QDialog):
         box.addWidget(self.grid, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.train_button)
         buttons.addWidget(self.add_button)
         box.addLayout(buttons)
+        self.refresh_models()
 
-    def _fill_models(self) -> None:
+    def refresh_models(self) -> None:
+        """List the generation models (one may have been trained since), keeping the choice."""
+        current = self.model_combo.currentData()
         self.model_combo.clear()
         for info in generation_models(self.window_.settings.models_folder):
             self.model_combo.addItem(info.name, str(info.path))
+        if current:
+            self.set_model(current)
         if self.model_combo.count() == 0:
-            self.status.setText("No generation model yet: Models → Train on one image…")
-        else:
+            self.status.setText("No generation model yet. Train one on a photo or on your "
+                                "painting (a few minutes with the Fast preset), or open a "
+                                "model file.")
+        elif not self.samples:
             self.status.setText("Generate draws the samples; double-click one to add it as a "
                                 "layer")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has_model = self.model_combo.count() > 0
+        self.train_button.setVisible(not has_model)
+        self.generate_button.setEnabled(has_model)
+        self.add_button.setEnabled(self.grid.currentItem() is not None)
+
+    def _train_one(self) -> None:
+        from .train_dialog import train_dialog
+
+        dialog = train_dialog(self.window_)
+        dialog.mode.setCurrentIndex(dialog.mode.findData("generation"))
 
     def set_model(self, path: str | Path) -> None:
         path = str(path)
@@ -134,6 +159,7 @@ class GalleryDialog(QDialog):
             self.model_combo.addItem(Path(path).stem, path)
             i = self.model_combo.count() - 1
         self.model_combo.setCurrentIndex(i)
+        self._update_buttons()
 
     def _open_model(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "ConSinGAN generation model", "",
@@ -154,15 +180,19 @@ class GalleryDialog(QDialog):
         first = self.seed.value()
         seeds = list(range(first, first + self.count.value()))
         w = self.window_
-        self.job = w.jobs.start("Gallery", sample_job(Path(path), seeds, self.scale_h.value(),
-                                                      self.scale_w.value(), w.settings.device))
-        indicator(w).track(self.job, "Sampling…")
-        self.job.progress.connect(self._add_thumbnail)
-        self.job.finished.connect(lambda n: self.status.setText(f"{n} samples"))
-        self.job.failed.connect(lambda message: self.status.setText(f"Failed: {message}"))
-        self.job.cancelled.connect(lambda _: self.status.setText("Stopped"))
+        job = self.job = w.jobs.start("Gallery", sample_job(
+            Path(path), seeds, self.scale_h.value(), self.scale_w.value(), w.settings.device))
+        indicator(w).track(job, "Sampling…")
+
+        def current(slot):  # a replaced job's late reports must not land in the new grid
+            return lambda value: slot(value) if job is self.job else None
+
+        job.progress.connect(current(self._add_thumbnail))
+        job.finished.connect(current(lambda n: self.status.setText(f"{n} samples")))
+        job.failed.connect(current(lambda message: self.status.setText(f"Failed: {message}")))
+        job.cancelled.connect(current(lambda _: self.status.setText("Stopped")))
         self.status.setText("Sampling…")
-        return self.job
+        return job
 
     def _add_thumbnail(self, item) -> None:
         seed, rgb = item
@@ -190,11 +220,17 @@ class GalleryDialog(QDialog):
 
 
 def open_gallery(window) -> GalleryDialog:
+    """The window's one gallery, shown; with a model and nothing drawn yet, it starts drawing."""
     dialog = getattr(window, "gallery_dialog", None)
     if dialog is None:
         dialog = window.gallery_dialog = GalleryDialog(window)
+    else:
+        dialog.refresh_models()
     dialog.show()
     dialog.raise_()
+    if dialog.model_combo.count() and dialog.grid.count() == 0 and \
+            (dialog.job is None or not dialog.job.is_running):
+        dialog.generate()
     return dialog
 
 

@@ -374,6 +374,9 @@ class TrainDialog(QDialog):
         self._say(f"Done: “{result.run.name}” is in your model library ({self.installed.name})")
         self.window_.statusBar().showMessage(f"Trained model {result.run.name} installed", 8000)
         self.refresh_runs()
+        gallery = getattr(self.window_, "gallery_dialog", None)
+        if gallery is not None:  # an open gallery lists the new model at once
+            gallery.refresh_models()
 
     def _on_stopped(self, result) -> None:
         if isinstance(result, train_job.TrainResult) and result.finished:

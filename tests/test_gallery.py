@@ -83,3 +83,58 @@ def test_gallery_reports_a_bad_scale_and_a_missing_model(window, generation_file
     assert dialog.generate() is None and "Choose" in dialog.status.text()
     dialog.grid.clear()
     assert dialog.add_selected() is None and "Pick a sample" in dialog.status.text()
+
+
+def test_an_empty_gallery_offers_training_and_lists_a_model_once_there_is_one(
+        qtbot, tmp_path, monkeypatch, generation_file):
+    import shutil
+
+    monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
+    monkeypatch.setattr("gauapp.modelstore.bundled_models_dir", lambda: tmp_path / "none")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    w = open_window(qtbot, tmp_path, folder, size=None)
+    try:
+        dialog = gallery.open_gallery(w)
+        assert dialog.model_combo.count() == 0 and dialog.job is None
+        assert not dialog.generate_button.isEnabled() and not dialog.add_button.isEnabled()
+        assert dialog.train_button.isVisibleTo(dialog) and "Train one" in dialog.status.text()
+        dialog.train_button.click()
+        assert w.train_dialog.isVisible() and w.train_dialog.mode.currentData() == "generation"
+        w.train_dialog.hide()
+        # A model arrives (trained or copied in): opening the gallery again lists it and draws.
+        shutil.copy(generation_file, folder / generation_file.name)
+        assert gallery.open_gallery(w) is dialog
+        assert dialog.model_combo.count() == 1 and not dialog.train_button.isVisibleTo(dialog)
+        wait_job(qtbot, dialog.job, timeout=60_000)
+        assert dialog.job.state == "finished" and dialog.grid.count() == 8
+        assert dialog.add_button.isEnabled()  # the first sample is chosen
+    finally:
+        close_window(w)
+
+
+def test_a_replaced_sampling_job_does_not_mix_into_the_new_grid(window, monkeypatch, qtbot):
+    import threading
+
+    reported = threading.Event()
+
+    def quick_job(path, seeds, scale_h, scale_w, device):
+        def work(ctx):
+            for seed in seeds:
+                ctx.report((seed, np.full((4, 6, 3), seed, np.uint8)))
+            reported.set()
+            return len(seeds)
+        return work
+
+    monkeypatch.setattr(gallery, "sample_job", quick_job)
+    dialog = gallery.open_gallery(window)  # starts drawing 8 samples
+    first = dialog.job
+    assert reported.wait(10)  # its 8 reports wait in the GUI thread's queue
+    dialog.count.setValue(2)
+    dialog.seed.setValue(100)
+    second = dialog.generate()  # replaces it: the queued reports must be dropped
+    wait_job(qtbot, second, timeout=60_000)
+    wait_job(qtbot, first, timeout=60_000)
+    qtbot.wait(50)
+    assert sorted(dialog.samples) == [100, 101] and dialog.grid.count() == 2
+    assert dialog.status.text() == "2 samples"
