@@ -480,3 +480,34 @@ def test_shipped_recipes_read(command, name):
     assert options["dataroot"] and options["license"]
     for part in read_curriculum(command, path):
         assert part["steps"] > options["steps"]
+
+
+def test_the_exported_ema_generator_has_batch_norm_statistics_of_its_own(tmp_path):
+    """update_ema copies the live network's running statistics, which belong to other weights;
+    the run re-estimates them for the EMA copy before exporting it."""
+    trainer = _spade()
+    result = run(trainer, Tiny(_label_sample), _opts(tmp_path / "a", 4, ema=0.5))
+    shadow, live = trainer.ema["G"], trainer.modules["G"]
+    norms = [(n, m) for n, m in shadow.named_modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and not shadow.training
+    name, norm = norms[0]
+    assert not torch.equal(norm.running_mean, dict(live.named_modules())[name].running_mean)
+    # What a cumulative average over the training samples gives, recomputed here.
+    want = copy.deepcopy(shadow)
+    want_norms = [m for m in want.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in want_norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    samples = [_label_sample(i) for i in range(5)]
+    trainer.ema["G"], kept = want, shadow
+    for part in (samples[:2], samples[2:]):  # the run's batch size 2; the 5th joins the last
+        trainer.run_export_generator(default_collate(part))
+    trainer.ema["G"] = kept
+    assert torch.allclose(norm.running_mean, want_norms[0].running_mean, atol=1e-5)
+    assert torch.allclose(norm.running_var, want_norms[0].running_var, atol=1e-4)
+    # ... and those are what the model file holds.
+    bundle = load_model_file(result.model_file)
+    key = next(k for k in bundle.state if k.endswith(f"{name}.running_mean"))
+    assert torch.allclose(bundle.state[key].float(), norm.running_mean, atol=1e-3)

@@ -36,6 +36,7 @@ from .errors import TrainingError
 from .trainer import Runtime, Trainer
 
 log = logging.getLogger("gauapp.training")
+EMA_CALIBRATION_SAMPLES = 64  # training samples that re-estimate the EMA copy's batch norm
 
 
 @dataclass
@@ -331,6 +332,9 @@ class _Run:
 
     def _finish(self, result: RunResult, last_ckpt: Path | None,
                 means: dict[str, float]) -> RunResult:
+        if self.opt.ema is not None and self.trainer.ema:
+            # Every rank, the same batches: SyncBatchNorm copies average across ranks.
+            self._recalibrate_ema()
         ddp.broadcast_buffers({**self.trainer.modules,
                                **{f"ema_{k}": v for k, v in self.trainer.ema.items()}}, self.ctx)
         result.step, result.epoch, result.checkpoint, result.losses = (
@@ -339,6 +343,18 @@ class _Run:
             result.model_file = self._write_model(result.interrupted)
         ddp.barrier(self.ctx)
         return result
+
+    def _recalibrate_ema(self) -> None:
+        """The exported EMA generator gets batch-norm statistics of its own (see
+        ``Trainer.recalibrate_ema``), from the first ``EMA_CALIBRATION_SAMPLES`` samples."""
+        samples = _fixed_batch(self.dataset, EMA_CALIBRATION_SAMPLES)
+        n = len(next(v for v in samples.values() if isinstance(v, torch.Tensor)))
+        # Batches at least as large as in training (batch norm on 1 sample may have nothing to
+        # normalise): the remainder joins the batches before it.
+        bounds = np.linspace(0, n, max(1, n // max(1, self.opt.batch_size)) + 1).astype(int)
+        batches = ({k: (v[a:b] if isinstance(v, (torch.Tensor, list)) else v)
+                    for k, v in samples.items()} for a, b in zip(bounds[:-1], bounds[1:]))
+        self.trainer.recalibrate_ema(_to_device(b, self.device) for b in batches)
 
     def _write_model(self, interrupted: bool) -> Path:
         bundle = self.trainer.export_bundle()

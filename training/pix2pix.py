@@ -132,13 +132,17 @@ class Pix2PixTrainer(Trainer):
                 "D_fake": d_fake.detach()}
 
     @torch.no_grad()
+    def run_export_generator(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.export_module("G")(batch["A"])
+
+    @torch.no_grad()
     def sample(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         G = self.export_module("G")
         # Batch statistics without dropout: the official test behaviour, minus its randomness;
         # running statistics are left alone.
         set_test_mode(G, "deterministic")
         try:
-            fake = G(batch["A"]).float()
+            fake = self.run_export_generator(batch).float()
         finally:
             set_test_mode(G, None)
         a, b = batch["A"], batch["B"]

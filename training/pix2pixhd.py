@@ -197,11 +197,14 @@ class Pix2PixHDTrainer(Trainer):
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
-    def sample(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        G = self.export_module("G")
-        G.eval()
+    def run_export_generator(self, batch: dict[str, Any]) -> torch.Tensor:
         seg = semantic.generator_input(batch, self.channels, not self.options["no_instance"])
-        fake = G(seg).float()
+        return self.export_module("G")(seg)
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self.export_module("G").eval()
+        fake = self.run_export_generator(batch).float()
         return semantic.shown_labels(batch, self.channels, self.labelset), fake, batch["image"]
 
     # ------------------------------------------------------------------ export

@@ -216,18 +216,21 @@ class SPADETrainer(Trainer):
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
-    def sample(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def run_export_generator(self, batch: dict[str, Any]) -> torch.Tensor:
         seg, real = self._inputs(batch)
-        G = self.export_module("G")
-        E = self.export_module("E") if "E" in self.modules else None
-        G.eval()
         z = None
-        if E is not None:
-            E.eval()
-            z, _ = E(real)  # the style of the target: its mean latent, no sampling
-        fake = G(seg, z=z)
+        if "E" in self.modules:
+            z, _ = self.export_module("E")(real)  # the target's style: its mean latent
+        return self.export_module("G")(seg, z=z)
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        for name in ("G", "E"):
+            if name in self.modules:
+                self.export_module(name).eval()
+        fake = self.run_export_generator(batch)
         shown = semantic.shown_labels(batch, self.spade_options.label_channels, self.labelset)
-        return shown, fake.float(), real
+        return shown, fake.float(), batch["image"]
 
     # ------------------------------------------------------------------ export
     def export_bundle(self) -> ModelBundle:

@@ -192,6 +192,39 @@ class Trainer:
                 for s, b in zip(shadow.buffers(), live.buffers()):
                     s.copy_(b)
 
+    def run_export_generator(self, batch: Batch) -> torch.Tensor:
+        """The exported generator's output for ``batch``, in whatever mode its modules are in
+        (``sample`` sets eval; ``recalibrate_ema`` puts batch norm in train mode)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def recalibrate_ema(self, batches) -> int:
+        """Re-estimate the batch-norm running statistics of the EMA copies on ``batches``.
+
+        ``update_ema`` averages weights but copies the live network's statistics, which belong to
+        the live weights: an exported EMA generator run with them (eval mode, as the app and the
+        official test do) renders with the wrong normalisation. Running the EMA copies over real
+        batches with batch norm in train mode and ``momentum=None`` (a cumulative average) gives
+        them their own. Other layers (dropout) stay in eval mode. Returns how many batch-norm
+        layers were re-estimated (0: nothing to do)."""
+        norms = [m for shadow in self.ema.values() for m in shadow.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        if not norms:
+            return 0
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+        try:
+            for batch in batches:
+                self.run_export_generator(batch)
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+                m.eval()
+        return len(norms)
+
     def export_module(self, name: str) -> nn.Module:
         """The network to export: its EMA copy when kept, else the live one."""
         return self.ema.get(name, self.modules[name])
