@@ -394,15 +394,16 @@ class TrainDialog(QDialog):
             train_job.discard_if_unstarted(self.run_)
         text = f"Training failed: {message}"
         self.refresh_runs()
-        if self.run_ is not None and train_job.run_failed(self.run_):
+        state = train_job.saved_state(self.run_) if self.run_ is not None else ""
+        if state == train_job.FAILED:
             # The same seed would fail the same way: the next Start tries another.
             self.seed.setValue(self.run_.seed + 1)
             text += f". Start training tries again with seed {self.seed.value()}."
         elif self.run_ is not None:
             at = self.resume_combo.findData(str(self.run_.folder))
-            if at >= 0:  # e.g. out of GPU memory: offer to go on, on the CPU
+            if at >= 0:  # it can go on; after running out of GPU memory, on the CPU
                 self.resume_combo.setCurrentIndex(at)
-                if self.run_.device != "cpu" and "out of memory" in message:
+                if state == train_job.STOPPED and self.run_.device != "cpu":
                     self.device.setCurrentIndex(self.device.findData("cpu"))
                     text += ". Resume goes on from there on the CPU."
                 else:

@@ -155,12 +155,13 @@ def resumable_runs(root: Path | None = None) -> list[TrainingRun]:
     return sorted(runs, key=lambda r: (r.created, r.folder.name), reverse=True)
 
 
-def run_failed(run: TrainingRun) -> bool:
-    """Whether the run ended in a way it cannot go on from (its generator collapsed)."""
+def saved_state(run: TrainingRun) -> str:
+    """The state the job left in the run's folder ("" when unreadable): after a failure,
+    FAILED means it cannot go on (collapsed), STOPPED that it ran out of memory."""
     try:
-        return TrainingRun.load(run.folder).state == FAILED
+        return TrainingRun.load(run.folder).state
     except TrainRunError:
-        return False
+        return ""
 
 
 def discard_if_unstarted(run: TrainingRun) -> bool:

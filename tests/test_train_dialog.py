@@ -234,6 +234,11 @@ def test_out_of_memory_keeps_the_run_and_resume_goes_on(qtbot, window, monkeypat
     runs = train_job.resumable_runs()
     assert [r.state for r in runs] == [train_job.STOPPED] and runs[0].completed_iterations == 5
     assert d.resume_combo.currentData() == str(runs[0].folder) and d.resume_button.isEnabled()
+    # Had it been on the GPU, the dialog would go on on the CPU (no GPU here to run out of).
+    d.device.setCurrentIndex(d.device.findData("auto"))
+    d.run_.device = "cuda"
+    d._on_failed("the GPU ran out of memory at stage 2 of 2")
+    assert d.device.currentData() == "cpu" and "on the CPU" in d.status.text()
     monkeypatch.setattr(StageRun, "iteration", real_iteration)
     job = d.resume()
     wait_job(qtbot, job, timeout=120000)
