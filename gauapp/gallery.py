@@ -199,7 +199,11 @@ class GalleryDialog(QDialog):
         self.samples[seed] = rgb
         pixmap = QPixmap.fromImage(rgb_qimage(rgb)).scaled(THUMB, THUMB, Qt.KeepAspectRatio,
                                                            Qt.SmoothTransformation)
-        entry = QListWidgetItem(QIcon(pixmap), f"seed {seed}\n{rgb.shape[1]}x{rgb.shape[0]}")
+        icon = QIcon(pixmap)
+        # the selected sample keeps its true colours (Qt tints a selected icon by default); the
+        # highlighted caption shows the selection
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)
+        entry = QListWidgetItem(icon, f"seed {seed}\n{rgb.shape[1]}x{rgb.shape[0]}")
         entry.setData(Qt.UserRole, seed)
         self.grid.addItem(entry)
         if self.grid.currentItem() is None:

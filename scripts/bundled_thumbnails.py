@@ -3,7 +3,8 @@
 
 * landscape-spade: a painted label map, its left half as painted, its right half rendered;
 * colorization-pix2pix: a photo, its left half grey, its right half coloured by the model;
-* autumn-harmonization: the painting the model was trained on.
+* autumn-harmonization: the painting the model was trained on;
+* chelsea-generation: four seeded random samples of the model, in a 2x2 grid.
 
     python scripts/bundled_thumbnails.py
 """
@@ -65,9 +66,19 @@ def autumn() -> np.ndarray:
     return square(np.asarray(Image.open(PHOTOS / "autumn_painting.jpg").convert("RGB")))
 
 
+def chelsea() -> np.ndarray:
+    from models.devices import to_uint8_image
+    from models.registry import build_networks
+
+    model = build_networks(load_model_file(MODELS / "chelsea-generation.safetensors"), "cpu")["G"]
+    half = SIZE // 2
+    tiles = [square(to_uint8_image(model.sample(generator=seed))[0], half) for seed in range(4)]
+    return np.concatenate([np.concatenate(tiles[:2], axis=1), np.concatenate(tiles[2:], axis=1)])
+
+
 def main() -> None:
     for name, make in (("landscape-spade", landscape), ("colorization-pix2pix", colorization),
-                       ("autumn-harmonization", autumn)):
+                       ("autumn-harmonization", autumn), ("chelsea-generation", chelsea)):
         out = MODELS / f"{name}.png"
         Image.fromarray(make()).save(out, optimize=True)
         print(f"wrote {out}")

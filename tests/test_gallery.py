@@ -29,6 +29,8 @@ def generation_file(tmp_path_factory):
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch, generation_file):
     monkeypatch.setattr(fileactions, "confirm_discard", lambda w: True)
+    # only the tiny model: the bundled chelsea model samples at 167x250, too slow for these tests
+    monkeypatch.setattr("gauapp.modelstore.bundled_models_dir", lambda: tmp_path / "none")
     w = open_window(qtbot, tmp_path, generation_file.parent, size=None)
     yield w
     close_window(w)
@@ -83,6 +85,13 @@ def test_gallery_reports_a_bad_scale_and_a_missing_model(window, generation_file
     assert dialog.generate() is None and "Choose" in dialog.status.text()
     dialog.grid.clear()
     assert dialog.add_selected() is None and "Pick a sample" in dialog.status.text()
+
+
+def test_the_bundled_chelsea_model_is_listed_for_a_new_user(tmp_path):
+    # a new user's gallery is not empty: the app ships a generation model (CC0 training image)
+    (chelsea,) = [m for m in gallery.generation_models(str(tmp_path)) if m.is_bundled]
+    assert chelsea.name == "chelsea-generation" and chelsea.task == "generation"
+    assert chelsea.license.startswith("CC0") and chelsea.path.with_suffix(".png").is_file()
 
 
 def test_an_empty_gallery_offers_training_and_lists_a_model_once_there_is_one(
